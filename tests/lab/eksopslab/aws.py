@@ -1,0 +1,141 @@
+"""The lab's AWS: moto in this process, with EKS clusters that point at the lab's API servers."""
+
+import base64
+import json
+
+import boto3
+
+ACCOUNT = "123456789012"
+ADMIN_USER = "lab-admin"
+
+EKS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "eks.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }],
+}
+NODE_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }],
+}
+
+
+def partition_of(region):
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _client(service, endpoint, region, credentials):
+    return boto3.client(
+        service, region_name=region, endpoint_url=endpoint,
+        aws_access_key_id=credentials["access_key"],
+        aws_secret_access_key=credentials["secret_key"],
+    )
+
+
+def create_admin(endpoint):
+    """The IAM user that creates every lab cluster (so it is their system:masters identity)."""
+    bootstrap = {"access_key": "AKIALABBOOTSTRAP0000", "secret_key": "bootstrap"}
+    iam = _client("iam", endpoint, "us-east-1", bootstrap)
+    iam.create_user(UserName=ADMIN_USER)
+    iam.attach_user_policy(UserName=ADMIN_USER,
+                           PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+    arn = iam.get_user(UserName=ADMIN_USER)["User"]["Arn"]
+    return {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"], "arn": arn}
+
+
+def create_user(endpoint, credentials, user_name):
+    """Another IAM user, for tests of identity mapping (aws-auth)."""
+    iam = _client("iam", endpoint, "us-east-1", credentials)
+    iam.create_user(UserName=user_name)
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    arn = iam.get_user(UserName=user_name)["User"]["Arn"]
+    return {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"], "arn": arn}
+
+
+def create_cluster(endpoint, credentials, cluster, api_endpoint, ca_pem):
+    """Create one EKS cluster in moto as the scenario says, then make it describe the lab."""
+    region = cluster["region"]
+    partition = partition_of(region)
+    iam = _client("iam", endpoint, region, credentials)
+    eks = _client("eks", endpoint, region, credentials)
+    ec2 = _client("ec2", endpoint, region, credentials)
+
+    role_name = cluster.get("role_name", f"{cluster['name']}-cluster-role")
+    role_arn = None
+    if cluster.get("role_exists", True):
+        role_arn = iam.create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(EKS_TRUST))["Role"]["Arn"]
+        iam.attach_role_policy(
+            RoleName=role_name, PolicyArn=f"arn:{partition}:iam::aws:policy/AmazonEKSClusterPolicy")
+        if cluster.get("vpc_resource_controller_policy", False):
+            iam.attach_role_policy(
+                RoleName=role_name,
+                PolicyArn=f"arn:{partition}:iam::aws:policy/AmazonEKSVPCResourceController")
+    else:
+        role_arn = f"arn:{partition}:iam::{ACCOUNT}:role/{role_name}"
+
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    eks.create_cluster(
+        name=cluster["name"], version=str(cluster["version"]), roleArn=role_arn,
+        resourcesVpcConfig={"subnetIds": [subnet]},
+        kubernetesNetworkConfig={"ipFamily": cluster.get("ip_family", "ipv4")},
+        tags=cluster.get("tags", {}),
+    )
+
+    node_role_arn = None
+    if cluster.get("nodegroups") or cluster.get("fargate_profiles"):
+        node_role_arn = iam.create_role(
+            RoleName=f"{cluster['name']}-node-role",
+            AssumeRolePolicyDocument=json.dumps(NODE_TRUST))["Role"]["Arn"]
+    for group in cluster.get("nodegroups", []):
+        eks.create_nodegroup(
+            clusterName=cluster["name"], nodegroupName=group["name"], subnets=[subnet],
+            nodeRole=node_role_arn, amiType=group.get("ami_type", "AL2_x86_64"),
+            instanceTypes=[group.get("instance_type", "m5.large")],
+        )
+    for profile in cluster.get("fargate_profiles", []):
+        eks.create_fargate_profile(
+            clusterName=cluster["name"], fargateProfileName=profile["name"],
+            podExecutionRoleArn=node_role_arn, subnets=[subnet],
+            selectors=[{"namespace": profile.get("namespace", "kube-system"),
+                        **({"labels": profile["labels"]} if profile.get("labels") else {})}],
+        )
+    for addon in cluster.get("addons", []):
+        eks.create_addon(clusterName=cluster["name"], addonName=addon["name"],
+                         **({"addonVersion": addon["version"]} if addon.get("version") else {}))
+
+    # moto describes every cluster with a random endpoint and CA and platform eks.4:
+    # make it describe the lab's API server, as EKS would describe its own.
+    from moto.eks.models import eks_backends  # pylint: disable=import-outside-toplevel
+
+    backend_cluster = eks_backends[ACCOUNT][region].clusters[cluster["name"]]
+    backend_cluster.endpoint = api_endpoint
+    backend_cluster.certificate_authority = {"data": base64.b64encode(ca_pem).decode()}
+    backend_cluster.platformVersion = cluster.get("platform_version", "eks.1")
+    backend_cluster.version = str(cluster["version"])
+    return {"arn": backend_cluster.arn, "role_arn": role_arn}
+
+
+def secret_for(access_key_id):
+    """The secret of an access key moto issued, or None (for the token check)."""
+    from moto.iam.models import iam_backends  # pylint: disable=import-outside-toplevel
+
+    for per_partition in iam_backends.values():
+        for backend in per_partition.values():
+            for user in backend.users.values():
+                for key in user.access_keys:
+                    if key.access_key_id == access_key_id and key.status == "Active":
+                        return key.secret_access_key
+    return None

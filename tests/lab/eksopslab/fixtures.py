@@ -1,0 +1,281 @@
+"""Kubernetes objects that make a lab cluster look like an EKS cluster, as a scenario declares.
+
+The legacy objects are written here from the install scripts' and eksctl's own manifests, on
+purpose independently of the collection's tables, so tests compare the collection against
+what the installers leave on a cluster.
+"""
+
+import base64
+import datetime
+
+import yaml
+
+from . import kube, pki
+
+RESOURCES = {
+    # kind: (group/version path, plural, namespaced)
+    "Namespace": ("api/v1", "namespaces", False),
+    "Node": ("api/v1", "nodes", False),
+    "ConfigMap": ("api/v1", "configmaps", True),
+    "Secret": ("api/v1", "secrets", True),
+    "Service": ("api/v1", "services", True),
+    "ServiceAccount": ("api/v1", "serviceaccounts", True),
+    "Pod": ("api/v1", "pods", True),
+    "Deployment": ("apis/apps/v1", "deployments", True),
+    "DaemonSet": ("apis/apps/v1", "daemonsets", True),
+    "StatefulSet": ("apis/apps/v1", "statefulsets", True),
+    "ReplicaSet": ("apis/apps/v1", "replicasets", True),
+    "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "MutatingWebhookConfiguration": (
+        "apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
+    "CertificateSigningRequest": (
+        "apis/certificates.k8s.io/v1", "certificatesigningrequests", False),
+}
+
+FLAVOURS = {
+    "script": {"deployment": "vpc-admission-webhook-deployment",
+               "service": "vpc-admission-webhook-svc"},
+    "eksctl": {"deployment": "vpc-admission-webhook", "service": "vpc-admission-webhook"},
+}
+LINUX = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+
+
+def collection_path(obj):
+    kind = obj["kind"]
+    prefix, plural, namespaced = RESOURCES[kind]
+    if namespaced:
+        namespace = obj["metadata"].get("namespace", "default")
+        return f"/{prefix}/namespaces/{namespace}/{plural}"
+    return f"/{prefix}/{plural}"
+
+
+def object_path(obj):
+    return f"{collection_path(obj)}/{obj['metadata']['name']}"
+
+
+def create(api, obj):
+    kind = obj["kind"]
+    prefix = RESOURCES[kind][0]
+    body = dict(obj)
+    body.setdefault("apiVersion", prefix.split("/", 1)[1] if prefix.startswith("apis/") else "v1")
+    status = body.pop("status", None)
+    created = kube.request(api, "POST", collection_path(body), body=body)
+    if status is not None:
+        created["status"] = status
+        created = kube.request(api, "PUT", object_path(body) + "/status", body=created)
+    return created
+
+
+def node(spec):
+    os_name = spec.get("os", "linux")
+    labels = {
+        "kubernetes.io/os": os_name,
+        "kubernetes.io/arch": spec.get("arch", "amd64"),
+        "beta.kubernetes.io/os": os_name,
+        "beta.kubernetes.io/arch": spec.get("arch", "amd64"),
+        "node.kubernetes.io/instance-type": spec.get("instance_type", "m5.large"),
+        "beta.kubernetes.io/instance-type": spec.get("instance_type", "m5.large"),
+        "kubernetes.io/hostname": spec["name"],
+    }
+    if spec.get("nodegroup"):
+        labels["eks.amazonaws.com/nodegroup"] = spec["nodegroup"]
+    labels.update(spec.get("labels", {}))
+    capacity = {"cpu": "2", "memory": "8Gi", "pods": str(spec.get("pods", 29))}
+    if os_name == "windows":
+        capacity["vpc.amazonaws.com/PrivateIPv4Address"] = str(spec.get("ipv4_addresses", 9))
+    now = pki.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "kind": "Node",
+        "metadata": {"name": spec["name"], "labels": labels},
+        "spec": {"providerID": f"aws:///us-west-2a/i-{abs(hash(spec['name'])) % 10**17:017x}"},
+        "status": {
+            "capacity": capacity, "allocatable": capacity,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "lab node", "lastHeartbeatTime": now,
+                            "lastTransitionTime": now}],
+            "nodeInfo": {"operatingSystem": os_name, "architecture": spec.get("arch", "amd64"),
+                         "kubeletVersion": spec.get("kubelet_version", "v1.20.2"),
+                         "kubeProxyVersion": spec.get("kubelet_version", "v1.20.2"),
+                         "osImage": "Windows Server 2019 Datacenter" if os_name == "windows"
+                         else "Amazon Linux 2",
+                         "containerRuntimeVersion": "containerd://1.6.6",
+                         "kernelVersion": "", "machineID": "", "systemUUID": "", "bootID": ""},
+        },
+    }
+
+
+def deployment(name, namespace, labels, containers, node_selector=None, host_network=False,
+               replicas=1, strategy=None, volumes=None, service_account=None):
+    pod_spec = {"containers": containers}
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    if host_network:
+        pod_spec["hostNetwork"] = True
+    if volumes:
+        pod_spec["volumes"] = volumes
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    spec = {"replicas": replicas, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec}}
+    if strategy:
+        spec["strategy"] = {"type": strategy}
+    return {"kind": "Deployment", "metadata": {"name": name, "namespace": namespace,
+                                               "labels": labels}, "spec": spec}
+
+
+def aws_node(env):
+    merged = {"AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG", "ENABLE_POD_ENI": "false",
+              "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "false", "ENABLE_PREFIX_DELEGATION": "false"}
+    merged.update({k: str(v) for k, v in (env or {}).items()})
+    labels = {"k8s-app": "aws-node"}
+    return {
+        "kind": "DaemonSet",
+        "metadata": {"name": "aws-node", "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "hostNetwork": True, "nodeSelector": LINUX,
+                "containers": [{"name": "aws-node", "image": "amazon-k8s-cni:v1.12.0",
+                                "env": [{"name": k, "value": v} for k, v in merged.items()]}],
+            }},
+        },
+    }
+
+
+def coredns():
+    return deployment("coredns", "kube-system", {"k8s-app": "kube-dns"},
+                      [{"name": "coredns", "image": "eks/coredns:v1.8.0"}],
+                      node_selector={"kubernetes.io/os": "linux"}, replicas=2)
+
+
+def eks_vpc_webhook(ca_pem):
+    """EKS's own webhook (never to be deleted); selects nothing in the lab."""
+    return {
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "vpc-resource-mutating-webhook"},
+        "webhooks": [{
+            "name": "mpod.vpc.k8s.aws", "sideEffects": "None",
+            "admissionReviewVersions": ["v1"], "failurePolicy": "Ignore",
+            "clientConfig": {"url": "https://127.0.0.1:1/mutate-v1-pod",
+                             "caBundle": base64.b64encode(ca_pem).decode()},
+            "namespaceSelector": {"matchLabels": {"eksops-lab/never": "true"}},
+            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                       "resources": ["pods"]}],
+        }],
+    }
+
+
+def webhook_certificate(ca_key, ca_cert, service, days_left):
+    """Key and certificate as the install script makes them, expiring in `days_left` days."""
+    key = pki.new_key()
+    not_after = pki.now() + datetime.timedelta(days=days_left)
+    cert = pki.issue(
+        ca_key, ca_cert, key.public_key(), pki.subject(f"{service}.kube-system.svc"),
+        server=True, dns_names=(service, f"{service}.kube-system", f"{service}.kube-system.svc"),
+        not_before=not_after - datetime.timedelta(days=365), not_after=not_after,
+    )
+    return pki.key_pem(key), pki.cert_pem(cert)
+
+
+def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, secret=None):
+    """The objects a legacy install of `flavour` leaves on a cluster."""
+    names = FLAVOURS[flavour]
+    service = names["service"]
+    image = region_image_prefix
+    objects = [
+        {"kind": "ServiceAccount",
+         "metadata": {"name": "vpc-resource-controller", "namespace": "kube-system"}},
+        {"kind": "ClusterRole", "metadata": {"name": "vpc-resource-controller"},
+         "rules": [{"apiGroups": [""], "resources": ["nodes", "nodes/status", "pods", "configmaps"],
+                    "verbs": ["update", "get", "list", "watch", "patch", "create"]}]},
+        {"kind": "ClusterRoleBinding", "metadata": {"name": "vpc-resource-controller"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": "vpc-resource-controller"},
+         "subjects": [{"kind": "ServiceAccount", "name": "vpc-resource-controller",
+                       "namespace": "kube-system"}]},
+        deployment("vpc-resource-controller", "kube-system", {"app": "vpc-resource-controller"},
+                   [{"name": "vpc-resource-controller",
+                     "image": f"{image}/eks/windows-vpc-resource-controller:v0.2.7",
+                     "command": ["/vpc-resource-controller"],
+                     "args": ["-stderrthreshold=info"]}],
+                   node_selector=LINUX, host_network=True,
+                   service_account="vpc-resource-controller"),
+        {"kind": "Service", "metadata": {"name": service, "namespace": "kube-system",
+                                         "labels": {"app": "vpc-admission-webhook"}},
+         "spec": {"ports": [{"port": 443, "targetPort": 443}],
+                  "selector": {"app": "vpc-admission-webhook"}}},
+        deployment(names["deployment"], "kube-system", {"app": "vpc-admission-webhook"},
+                   [{"name": "vpc-admission-webhook",
+                     "image": f"{image}/eks/vpc-admission-webhook:v0.2.7",
+                     "args": ["-tlsCertFile=/etc/webhook/certs/cert.pem",
+                              "-tlsKeyFile=/etc/webhook/certs/key.pem",
+                              "-OSLabelSelectorOverride=windows", "-alsologtostderr", "-v=4"],
+                     "volumeMounts": [{"name": "webhook-certs", "mountPath": "/etc/webhook/certs",
+                                       "readOnly": True}]}],
+                   node_selector=LINUX, host_network=True, strategy="Recreate",
+                   volumes=[{"name": "webhook-certs",
+                             "secret": {"secretName": "vpc-admission-webhook-certs"}}]),
+        {"kind": "MutatingWebhookConfiguration",
+         "metadata": {"name": "vpc-admission-webhook-cfg",
+                      "labels": {"app": "vpc-admission-webhook"}},
+         "webhooks": [{
+             "name": "vpc-admission-webhook.amazonaws.com", "sideEffects": "None",
+             "admissionReviewVersions": ["v1beta1"], "failurePolicy": "Ignore",
+             "clientConfig": {"service": {"name": service, "namespace": "kube-system",
+                                          "path": "/mutate"},
+                              "caBundle": base64.b64encode(pki.cert_pem(ca_cert)).decode()},
+             "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                        "resources": ["pods"]}],
+         }]},
+    ]
+    if secret is None:
+        key_pem, cert_pem = webhook_certificate(ca_key, ca_cert, service, cert_days_left)
+        secret = {"key.pem": key_pem, "cert.pem": cert_pem}
+    objects.append({
+        "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "vpc-admission-webhook-certs", "namespace": "kube-system"},
+        "data": {k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
+                 for k, v in secret.items()},
+    })
+    return objects
+
+
+def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
+    """Every object the scenario declares for one cluster, in creation order."""
+    objects = []
+    for spec in cluster.get("nodes", []):
+        objects.append(node(spec))
+    if cluster.get("aws_node", True) is not False:
+        env = cluster.get("aws_node") if isinstance(cluster.get("aws_node"), dict) else {}
+        objects.append(aws_node(env))
+    if cluster.get("coredns", True):
+        objects.append(coredns())
+    cni = cluster.get("vpc_cni_configmap", {"enable-windows-ipam": "false"})
+    if cni is not None:
+        objects.append({"kind": "ConfigMap",
+                        "metadata": {"name": "amazon-vpc-cni", "namespace": "kube-system"},
+                        "data": {k: str(v) for k, v in cni.items()}})
+    aws_auth = {"mapRoles": yaml.safe_dump(cluster.get("map_roles", [])),
+                "mapUsers": yaml.safe_dump(cluster.get("map_users", []))}
+    objects.append({"kind": "ConfigMap",
+                    "metadata": {"name": "aws-auth", "namespace": "kube-system",
+                                 "annotations": {"eksops-lab/creator": creator_arn}},
+                    "data": aws_auth})
+    if cluster.get("eks_vpc_webhook", True):
+        objects.append(eks_vpc_webhook(pki.cert_pem(ca_cert)))
+    for install in cluster.get("legacy", []):
+        objects.extend(legacy(install["flavour"], ca_key, ca_cert, image_prefix,
+                              cert_days_left=install.get("cert_days_left", 200),
+                              secret=install.get("secret")))
+    objects.extend(cluster.get("objects", []))
+    unique = {}
+    for obj in objects:  # two flavours share the controller objects and the Secret
+        key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        unique.setdefault(key, obj)
+    return list(unique.values())
+
+
+def apply(api, objects):
+    for obj in objects:
+        create(api, obj)

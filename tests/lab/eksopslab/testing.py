@@ -1,0 +1,106 @@
+"""What test suites share to run against a lab: start/stop, clients, and running playbooks."""
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+import yaml
+
+from . import kube
+from .lab import Lab, load_scenario
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+COLLECTIONS = os.path.join(ROOT, ".build", "collections")
+SCENARIOS = os.path.join(ROOT, "tests", "lab", "scenarios")
+
+
+@contextlib.contextmanager
+def running_lab(state_dir, scenario):
+    if isinstance(scenario, str):
+        scenario = load_scenario(os.path.join(SCENARIOS, scenario))
+    lab = Lab(state_dir)
+    lab.start(scenario)
+    try:
+        yield LabHandle(lab)
+    finally:
+        lab.stop()
+
+
+class LabHandle:
+    def __init__(self, lab):
+        self.lab = lab
+        self.info = lab.info()
+
+    def cluster(self, name):
+        return self.info["clusters"][name]
+
+    def admin_api(self, name):
+        cluster = self.cluster(name)
+        return kube.admin_client(cluster["endpoint"], cluster["pki"])
+
+    def get(self, cluster, path):
+        api = self.admin_api(cluster)
+        try:
+            return kube.request(api, "GET", path)
+        finally:
+            api.close()
+
+    def aws_env(self, user=None):
+        creds = self.info["users"][user] if user else self.info["admin"]
+        return {
+            "AWS_ENDPOINT_URL": self.info["aws_endpoint"],
+            "AWS_ACCESS_KEY_ID": creds["access_key"],
+            "AWS_SECRET_ACCESS_KEY": creds["secret_key"],
+        }
+
+    def boto3_client(self, service, region, user=None):
+        env = self.aws_env(user)
+        return boto3.client(service, region_name=region, endpoint_url=env["AWS_ENDPOINT_URL"],
+                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+    def inventory(self):
+        return self.lab.path("inventory.yml")
+
+    def run_playbook(self, playbook, *args, inventory=None, env=None, check=False):
+        """Run ansible-playbook with the json callback; returns (returncode, parsed, raw)."""
+        run_env = dict(os.environ)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "K8S_AUTH_KUBECONFIG",
+                     "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST"):
+            run_env.pop(name, None)
+        run_env.update(self.aws_env())
+        run_env.update({"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+                        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+                        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"})
+        run_env.update(env or {})
+        argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                "-i", inventory or self.inventory(), playbook, *args]
+        if check:
+            argv.append("--check")
+        done = subprocess.run(argv, env=run_env, capture_output=True, text=True, cwd=ROOT,
+                              check=False)
+        try:
+            parsed = json.loads(done.stdout[done.stdout.index("{"):])
+        except ValueError:
+            parsed = None
+        return done.returncode, parsed, done.stdout + done.stderr
+
+
+def task_results(parsed, task_name):
+    """{host: result} for the task called `task_name` in a json-callback run."""
+    results = {}
+    for play in parsed["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"] == task_name:
+                results.update(task["hosts"])
+    return results
+
+
+def write_yaml(path, data):
+    with open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle, sort_keys=False)
+    return str(path)
