@@ -1,0 +1,81 @@
+# eksops.windows: `make demo` runs the demo against the built-in lab; `make test` runs every gate.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+# Python 3.12 gets current ansible-core (2.21); 3.11 caps at ansible-core 2.19.
+# The first that really runs wins (a pyenv shim for a version not selected fails to run).
+PYTHON ?= $(shell for p in python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
+  if $$p -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1; then echo $$p; break; fi; done)
+BIN := $(VENV)/bin
+# The collection must sit under ansible_collections/<namespace>/<name>: a link does it for
+# ansible and pytest; ansible-test gets a copy (it resolves links to the real path).
+COLLECTIONS := $(ROOT)/.build/collections
+LINK := $(COLLECTIONS)/ansible_collections/eksops/windows
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_NOCOLOR := $(if $(CI),1,)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check clean lab-stop
+
+help:
+	@echo "make demo   - set up everything, start a lab of EKS clusters, run the demo playbook, stop"
+	@echo "make test   - set up everything and run every test suite and gate (what CI runs)"
+
+venv: $(VENV)/.stamp $(LINK)
+
+$(VENV)/.stamp: requirements/dev.txt
+	@echo "== virtual environment ($(PYTHON))"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import ansible, boto3, kubernetes, moto, cryptography" 
+	touch $@
+
+$(LINK):
+	mkdir -p $(dir $(LINK))
+	ln -sfn $(ROOT) $(LINK)
+
+lab-build:
+	@echo "== lab binaries (etcd from Debian; kube-apiserver/kube-controller-manager built once, cached)"
+	bash tests/lab/install-system-deps.sh
+	bash tests/lab/build-kubernetes.sh
+
+demo: venv lab-build
+	bash tests/lab/demo.sh
+
+unit: venv
+	@echo "== unit tests"
+	$(BIN)/python -m pytest -q tests/unit
+
+lab-test: venv lab-build
+	@echo "== tests of the lab itself"
+	$(BIN)/python -m pytest -q tests/lab/tests
+
+integration: venv lab-build
+	@echo "== integration tests (ansible-playbook against the lab)"
+	$(BIN)/python -m pytest -q tests/integration
+
+sanity: venv
+	@echo "== ansible-test sanity"
+	bash tests/sanity/run.sh
+
+lint: venv
+	@echo "== ansible-lint (production profile, offline)"
+	$(BIN)/ansible-lint --offline --profile production
+
+readme-check: venv lab-build
+	@echo "== the README's commands"
+	$(BIN)/python -m pytest -q tests/readme
+
+test: venv lab-build
+	$(MAKE) --no-print-directory unit lab-test integration sanity lint readme-check
+
+lab-stop:
+	tests/lab/labctl stop
+
+clean:
+	-tests/lab/labctl stop
+	rm -rf .build .lab tests/output

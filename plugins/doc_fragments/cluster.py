@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r"""
+options:
+  cluster_name:
+    description:
+      - Name of the EKS cluster.
+      - The module calls C(eks:DescribeCluster) for it, in O(region), with the AWS credentials
+        the module is given.
+    type: str
+    required: true
+    aliases: [name]
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file, or a kubeconfig as a dictionary, to reach the Kubernetes API
+        instead of the EKS token path.
+      - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+      - When none of O(kubeconfig), O(context) and O(host) is given, the module talks to the
+        endpoint from DescribeCluster, verifies TLS against the cluster CA from DescribeCluster,
+        and authenticates with an EKS token made from its own AWS credentials.
+    type: raw
+  context:
+    description:
+      - The kubeconfig context to use. Can also be set with E(K8S_AUTH_CONTEXT).
+    type: str
+  host:
+    description:
+      - URL of the Kubernetes API server, instead of the EKS endpoint. Can also be set with
+        E(K8S_AUTH_HOST).
+    type: str
+  api_key:
+    description:
+      - Bearer token for O(host) or to override the kubeconfig's credentials. Can also be set
+        with E(K8S_AUTH_API_KEY).
+    type: str
+  ca_cert:
+    description:
+      - Path to a CA bundle to verify the API server's certificate with, when O(host) or a
+        kubeconfig is used. Can also be set with E(K8S_AUTH_SSL_CA_CERT).
+    type: path
+    aliases: [ssl_ca_cert]
+  kube_validate_certs:
+    description:
+      - Whether to verify the API server's TLS certificate when O(host) or a kubeconfig is used.
+        Unset keeps what the kubeconfig says. Can also be set with E(K8S_AUTH_VERIFY_SSL).
+      - The EKS token path always verifies against the cluster CA.
+    type: bool
+    aliases: [kube_verify_ssl]
+requirements:
+  - kubernetes >= 29, < 37
+notes:
+  - The EKS token is a presigned STS C(GetCallerIdentity) request; it never appears in results
+    or logs. The AWS identity must be the cluster creator or be mapped in the C(aws-auth)
+    ConfigMap or an access entry.
+"""

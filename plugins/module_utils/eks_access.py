@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Access to an EKS cluster: DescribeCluster, and a Kubernetes client for its API server.
+
+By default the Kubernetes client talks to the endpoint that DescribeCluster returns, verifies
+TLS against the cluster CA from DescribeCluster, and authenticates with an EKS token made from
+the module's own AWS credentials (no kubeconfig, no AWS CLI). Explicit ``kubeconfig``,
+``context`` or ``host`` options, or the ``K8S_AUTH_*`` variables, win when given.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import os
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.eksops.windows.plugins.module_utils import eks_token
+
+try:
+    import kubernetes
+    import urllib3
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError:
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore itself
+
+# Options every module of the collection takes to reach a cluster (see doc fragment `cluster`).
+CLUSTER_ARGUMENT_SPEC = dict(
+    cluster_name=dict(type="str", required=True, aliases=["name"]),
+    kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"],
+                 fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    kube_validate_certs=dict(type="bool", aliases=["kube_verify_ssl"],
+                             fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+)
+
+RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
+REFRESH_MARGIN_SECONDS = 60
+
+
+class EksAccessError(Exception):
+    """A failure to reach a cluster, with a message that says what to do."""
+
+
+def partition_of_arn(arn):
+    return arn.split(":")[1] if arn and arn.count(":") >= 5 else "aws"
+
+
+def describe_cluster(module, eks_client, cluster_name):
+    """DescribeCluster, normalised; fails the module with a clear message when it can't."""
+    try:
+        cluster = eks_client.describe_cluster(name=cluster_name, aws_retry=True)["cluster"]
+    except is_boto3_error_code("ResourceNotFoundException"):
+        module.fail_json(
+            msg="EKS cluster '%s' was not found in region %s. Check the cluster name and the "
+                "region (option region, or AWS_REGION)." % (cluster_name, module.region))
+    except (botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg="Could not describe EKS cluster '%s' (eks:DescribeCluster)"
+                             % cluster_name)
+    network = cluster.get("kubernetesNetworkConfig") or {}
+    return {
+        "name": cluster["name"],
+        "arn": cluster.get("arn"),
+        "region": module.region,
+        "partition": partition_of_arn(cluster.get("arn")),
+        "version": cluster.get("version"),
+        "platform_version": cluster.get("platformVersion"),
+        "status": cluster.get("status"),
+        "endpoint": cluster.get("endpoint"),
+        "role_arn": cluster.get("roleArn"),
+        "ip_family": network.get("ipFamily", "ipv4"),
+        "tags": cluster.get("tags") or {},
+        "ca_data": (cluster.get("certificateAuthority") or {}).get("data"),
+    }
+
+
+def public_cluster_facts(cluster):
+    """What a module may return about a cluster (the CA is public, but long and unhelpful)."""
+    return dict((k, v) for k, v in cluster.items() if k != "ca_data")
+
+
+def _explicit(params):
+    return any(params.get(k) for k in ("kubeconfig", "context", "host"))
+
+
+def _load_kubeconfig(params, configuration):
+    from kubernetes import config as kube_config  # pylint: disable=import-outside-toplevel
+
+    kubeconfig = params.get("kubeconfig")
+    context = params.get("context")
+    if isinstance(kubeconfig, dict):
+        kube_config.load_kube_config_from_dict(
+            kubeconfig, context=context, client_configuration=configuration)
+    elif kubeconfig or context or not params.get("host"):
+        path = os.path.expanduser(kubeconfig) if kubeconfig else None
+        kube_config.load_kube_config(
+            config_file=path, context=context, client_configuration=configuration)
+
+
+def kube_client(module, cluster):
+    """A kubernetes ApiClient for `cluster` (from describe_cluster), and how it authenticates."""
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"),
+                         exception=KUBERNETES_IMPORT_ERROR)
+    params = module.params
+    configuration = kubernetes.client.Configuration()
+    if _explicit(params):
+        method = "kubeconfig" if (params.get("kubeconfig") or params.get("context")) else "host"
+        try:
+            _load_kubeconfig(params, configuration)
+        except Exception as e:  # the kubernetes config loader raises many kinds
+            module.fail_json(msg="Could not load the kubeconfig: %s" % e)
+        if params.get("host"):
+            configuration.host = params["host"]
+        if params.get("api_key"):
+            configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
+        if params.get("ca_cert"):
+            configuration.ssl_ca_cert = params["ca_cert"]
+        if params.get("kube_validate_certs") is not None:
+            configuration.verify_ssl = params["kube_validate_certs"]
+        return kubernetes.client.ApiClient(configuration), method
+
+    if not cluster.get("endpoint") or not cluster.get("ca_data"):
+        module.fail_json(msg="EKS cluster '%s' has no endpoint or CA yet (status %s); wait until "
+                             "it is ACTIVE." % (cluster["name"], cluster.get("status")))
+    ca_path = os.path.join(module.tmpdir, "eks-ca-%s.crt" % cluster["name"])
+    with open(ca_path, "wb") as handle:
+        handle.write(base64.b64decode(cluster["ca_data"]))
+    configuration.host = cluster["endpoint"]
+    configuration.ssl_ca_cert = ca_path
+    configuration.verify_ssl = True
+    sts = module.client("sts")
+    state = {}
+
+    def refresh(config):
+        now = eks_token._utcnow()
+        if "expiry" not in state or (state["expiry"] - now).total_seconds() < REFRESH_MARGIN_SECONDS:
+            token, state["expiry"] = eks_token.get_token(sts, cluster["name"])
+            module.no_log_values.add(token)
+            config.api_key = {"authorization": "Bearer " + token}
+
+    refresh(configuration)
+    configuration.refresh_api_key_hook = refresh
+    return kubernetes.client.ApiClient(configuration), "eks-token"
+
+
+def explain_kube_error(error, cluster, what):
+    """A message for a failed Kubernetes call that says what went wrong and what to do."""
+    where = cluster.get("endpoint") or "the API server"
+    if isinstance(error, kubernetes.client.exceptions.ApiException):
+        if error.status == 401:
+            return ("%s: the API server at %s refused our credentials (401). With the EKS token "
+                    "path, the AWS identity must be the cluster creator or be mapped in aws-auth "
+                    "or an access entry." % (what, where))
+        if error.status == 403:
+            return "%s: forbidden (403): %s" % (what, _reason(error))
+        return "%s: the API server answered %s: %s" % (what, error.status, _reason(error))
+    if isinstance(error, urllib3.exceptions.MaxRetryError):
+        reason = error.reason
+        if isinstance(reason, urllib3.exceptions.SSLError):
+            return ("%s: TLS verification of %s failed (%s). The server's certificate does not "
+                    "chain to the cluster CA from DescribeCluster (or ca_cert)." % (what, where, reason))
+        return "%s: cannot reach the API server at %s (%s)." % (what, where, reason)
+    return "%s: %s" % (what, error)
+
+
+def _reason(error):
+    import json  # pylint: disable=import-outside-toplevel
+
+    try:
+        return json.loads(error.body).get("message") or error.reason
+    except (TypeError, ValueError):
+        return error.reason
+
+
+KUBE_ERRORS = ()
+if HAS_KUBERNETES:
+    KUBE_ERRORS = (kubernetes.client.exceptions.ApiException, urllib3.exceptions.HTTPError)
+
+
+class EksClusterModule(AnsibleAWSModule):
+    """AnsibleAWSModule with the cluster options, DescribeCluster and a Kubernetes client."""
+
+    def __init__(self, argument_spec=None, **kwargs):
+        spec = dict(CLUSTER_ARGUMENT_SPEC)
+        spec.update(argument_spec or {})
+        super(EksClusterModule, self).__init__(argument_spec=spec, **kwargs)
+        self._cluster = None
+        self._kube = None
+        self.auth_method = None
+
+    @property
+    def cluster(self):
+        if self._cluster is None:
+            eks = self.client("eks", retry_decorator=RETRY)
+            self._cluster = describe_cluster(self, eks, self.params["cluster_name"])
+        return self._cluster
+
+    @property
+    def kube(self):
+        if self._kube is None:
+            self._kube, self.auth_method = kube_client(self, self.cluster)
+        return self._kube
+
+    def kube_call(self, what, func, *args, **kwargs):
+        """Run one Kubernetes call; fail the module with an explained message on error."""
+        try:
+            return func(*args, **kwargs)
+        except KUBE_ERRORS as e:
+            self.fail_json(msg=explain_kube_error(e, self.cluster, what))
