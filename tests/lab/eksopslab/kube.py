@@ -21,7 +21,8 @@ def request(api, method, path, body=None, query=None, content_type="application/
     response = api.call_api(
         path, method, query_params=list((query or {}).items()),
         header_params={"Accept": "application/json", "Content-Type": content_type},
-        body=body, _return_http_data_only=True, _preload_content=False,
+        body=body, auth_settings=["BearerToken"], _return_http_data_only=True,
+        _preload_content=False,
         _request_timeout=timeout,
     )
     data = response.data

@@ -1,0 +1,192 @@
+"""The lab behaves like EKS where the collection depends on it."""
+
+import base64
+import datetime
+import os
+import time
+import unittest.mock
+
+import kubernetes
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ansible_collections.eksops.windows.plugins.module_utils import eks_token
+from eksopslab import kube
+from eksopslab.lab import Lab
+
+
+def token_for(lab, cluster_name, region, user=None):
+    sts = lab.boto3_client("sts", region, user)
+    return eks_token.get_token(sts, cluster_name)[0]
+
+
+def status_with_token(lab, cluster_name, token, path="/api/v1/nodes"):
+    cluster = lab.cluster(cluster_name)
+    configuration = kubernetes.client.Configuration()
+    configuration.host = cluster["endpoint"]
+    configuration.ssl_ca_cert = cluster["pki"]["ca_file"]
+    configuration.api_key = {"authorization": "Bearer " + token}
+    api = kubernetes.client.ApiClient(configuration)
+    try:
+        kube.request(api, "GET", path)
+        return 200
+    except kubernetes.client.exceptions.ApiException as error:
+        return error.status
+    finally:
+        api.close()
+
+
+def test_good_token_is_accepted_as_cluster_creator(lab):
+    assert status_with_token(lab, "alpha", token_for(lab, "alpha", "us-west-2")) == 200
+
+
+def test_token_for_another_cluster_is_refused(lab):
+    assert status_with_token(lab, "alpha", token_for(lab, "beta", "us-west-2")) == 401
+
+
+def test_expired_token_is_refused(lab):
+    old = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - \
+        datetime.timedelta(minutes=20)
+    with unittest.mock.patch("botocore.auth.get_current_datetime", return_value=old):
+        token = token_for(lab, "alpha", "us-west-2")
+    assert status_with_token(lab, "alpha", token) == 401
+
+
+def test_tampered_token_is_refused(lab):
+    token = token_for(lab, "alpha", "us-west-2")
+    url = eks_token.TOKEN_PREFIX + base64.urlsafe_b64encode(
+        base64.urlsafe_b64decode(token[len(eks_token.TOKEN_PREFIX):] + "==")
+        .replace(b"X-Amz-Expires=60", b"X-Amz-Expires=59")).decode().rstrip("=")
+    assert status_with_token(lab, "alpha", url) == 401
+    assert status_with_token(lab, "alpha", "k8s-aws-v1.bm90LWEtdXJs") == 401
+
+
+def test_identities_are_mapped_through_aws_auth(lab):
+    # mapped: authenticated as "reader" but without RBAC rights -> 403; unmapped -> 401
+    assert status_with_token(lab, "alpha", token_for(lab, "alpha", "us-west-2",
+                                                     "mapped-reader")) == 403
+    assert status_with_token(lab, "alpha", token_for(lab, "alpha", "us-west-2",
+                                                     "outsider")) == 401
+
+
+def test_describe_cluster_returns_the_lab(lab):
+    for name, region in (("alpha", "us-west-2"), ("beta", "eu-west-1")):
+        described = lab.boto3_client("eks", region).describe_cluster(name=name)["cluster"]
+        cluster = lab.cluster(name)
+        assert described["endpoint"] == cluster["endpoint"]
+        with open(cluster["pki"]["ca_file"], "rb") as handle:
+            assert base64.b64decode(described["certificateAuthority"]["data"]) == handle.read()
+        assert described["version"] == cluster["version"]
+        assert described["platformVersion"] == cluster["platform_version"]
+        assert described["roleArn"].endswith(f":role/{name}-cluster-role")
+
+
+def csr_pem(common_name):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    request = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]),
+                              critical=False)
+               .sign(key, hashes.SHA256()))
+    return request.public_bytes(serialization.Encoding.PEM)
+
+
+def submit_and_approve(lab, cluster, name, version, usages, signer=None):
+    api = lab.admin_api(cluster)
+    base = f"/apis/certificates.k8s.io/{version}/certificatesigningrequests"
+    spec = {"request": base64.b64encode(csr_pem(name)).decode(), "usages": usages}
+    if signer:
+        spec["signerName"] = signer
+    csr = kube.request(api, "POST", base, body={
+        "apiVersion": f"certificates.k8s.io/{version}", "kind": "CertificateSigningRequest",
+        "metadata": {"name": name}, "spec": spec})
+    csr.setdefault("status", {})["conditions"] = [{
+        "type": "Approved", "status": "True", "reason": "LabTest", "message": "approved"}]
+    kube.request(api, "PUT", f"{base}/{name}/approval", body=csr)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        current = kube.request(api, "GET", f"{base}/{name}")
+        status = current.get("status") or {}
+        if status.get("certificate") or any(
+                c["type"] == "Failed" for c in status.get("conditions") or []):
+            return status
+        time.sleep(0.2)
+    return current.get("status") or {}
+
+
+def ca_of(lab, cluster):
+    with open(lab.cluster(cluster)["pki"]["ca_file"], "rb") as handle:
+        return x509.load_pem_x509_certificate(handle.read())
+
+
+def test_approved_app_serving_csr_is_signed_like_eks(lab):
+    status = submit_and_approve(lab, "beta", "web.default", "v1",
+                                ["digital signature", "key encipherment", "server auth"],
+                                "beta.eks.amazonaws.com/app-serving")
+    cert = x509.load_pem_x509_certificate(base64.b64decode(status["certificate"]))
+    ca = ca_of(lab, "beta")
+    assert cert.issuer == ca.subject
+    ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes,
+                           __import__("cryptography.hazmat.primitives.asymmetric.padding",
+                                      fromlist=["PKCS1v15"]).PKCS1v15(),
+                           cert.signature_hash_algorithm)
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert datetime.timedelta(days=364) < lifetime < datetime.timedelta(days=366)
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    assert cert.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["web.default"]
+
+
+def test_client_auth_app_serving_csr_fails(lab):
+    status = submit_and_approve(lab, "beta", "client.default", "v1",
+                                ["digital signature", "key encipherment", "client auth"],
+                                "beta.eks.amazonaws.com/app-serving")
+    assert not status.get("certificate")
+    failed = [c for c in status["conditions"] if c["type"] == "Failed"]
+    assert failed and "client auth" in failed[0]["message"]
+
+
+def test_v1beta1_legacy_unknown_csr_is_signed_by_the_controller_manager(lab):
+    status = submit_and_approve(lab, "alpha", "legacy.kube-system", "v1beta1",
+                                ["digital signature", "key encipherment", "server auth"])
+    cert = x509.load_pem_x509_certificate(base64.b64decode(status["certificate"]))
+    assert cert.issuer == ca_of(lab, "alpha").subject
+    csr = lab.get("alpha", "/apis/certificates.k8s.io/v1/certificatesigningrequests/"
+                           "legacy.kube-system")
+    assert csr["spec"]["signerName"] == "kubernetes.io/legacy-unknown"
+
+
+def test_no_app_serving_signer_before_1_22(lab):
+    """alpha is 1.21: as on EKS, nothing signs app-serving CSRs there."""
+    status = submit_and_approve(lab, "alpha", "early.default", "v1",
+                                ["digital signature", "key encipherment", "server auth"],
+                                "beta.eks.amazonaws.com/app-serving")
+    assert not status.get("certificate")
+
+
+def test_fixtures_look_like_eks(lab):
+    nodes = lab.get("beta", "/api/v1/nodes")["items"]
+    windows = [n for n in nodes if n["metadata"]["labels"]["kubernetes.io/os"] == "windows"]
+    assert [n["metadata"]["name"] for n in windows] == ["windows-b"]
+    assert windows[0]["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "m5.large"
+    assert windows[0]["status"]["capacity"]["pods"] == "9"
+    cni = lab.get("beta", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni")
+    assert cni["data"] == {"enable-windows-ipam": "false"}
+    lab.get("beta", "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node")
+    lab.get("beta", "/apis/apps/v1/namespaces/kube-system/deployments/coredns")
+
+
+def test_stop_leaves_nothing_running(tmp_path):
+    lab = Lab(str(tmp_path / "small"))
+    lab.start({"clusters": [{"name": "solo", "version": "1.20"}]})
+    pids = lab.running()
+    assert {"etcd", "daemon", "apiserver-solo", "controller-manager-solo"} <= set(pids)
+    lab.stop()
+    for pid in pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
