@@ -19,7 +19,7 @@ description:
     Kubernetes client makes a fresh EKS token when it needs one. No token is ever part of the
     returned value, so none can reach a task result or a log.
   - The AWS credentials come from the environment or O(profile), on the controller; the
-    Kubernetes client that runs the exec plugin must run there too (C(connection: local)).
+    Kubernetes client that runs the exec plugin must run there too (C(connection=local)).
 author:
   - eksops.windows maintainers
 options:

@@ -114,21 +114,20 @@ def verify(token, cluster_name, sts_netloc, secret_lookup, now=None):
     return access_key, scope.split("/")[1]
 
 
-def caller_arn(access_key_id, region):
+def caller_arn(access_key_id):
     """The ARN STS (moto) gives the caller of a verified request.
 
-    moto's server routes a bare presigned GET to S3, so the identity is asked of moto's STS
-    backend directly, in this process, once the signature has been verified here.
+    moto's server routes a bare presigned GET to S3, so the identity is asked of moto's IAM
+    directly, in this process, once the signature has been verified here. The lab has one
+    identity for every partition (real China regions need credentials of their own).
     """
-    from moto.sts.models import sts_backends  # pylint: disable=import-outside-toplevel
+    from moto.iam.models import iam_backends  # pylint: disable=import-outside-toplevel
 
-    partition = "aws-cn" if region.startswith("cn-") else (
-        "aws-us-gov" if region.startswith("us-gov-") else "aws")
-    for account in list(sts_backends.keys()) or ["123456789012"]:
-        backend = sts_backends[account][partition]
-        _, arn, _ = backend.get_caller_identity(access_key_id, region)
-        if not arn.endswith(":user/moto"):
-            return arn
+    for per_partition in iam_backends.values():
+        for backend in per_partition.values():
+            user = backend.get_user_from_access_key_id(access_key_id)
+            if user:
+                return user.arn
     raise Refused("STS does not know this access key")
 
 

@@ -69,9 +69,9 @@ class Daemon:
         token = (body.get("spec") or {}).get("token", "")
         status = {"authenticated": False}
         try:
-            access_key, region = authn.verify(
+            access_key, _ = authn.verify(
                 token, cluster_name, f"127.0.0.1:{self.config['moto_port']}", aws.secret_for)
-            arn = authn.caller_arn(access_key, region)
+            arn = authn.caller_arn(access_key)
             aws_auth = kube.request(
                 self.client(cluster_name), "GET",
                 "/api/v1/namespaces/kube-system/configmaps/aws-auth").get("data")

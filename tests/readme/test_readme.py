@@ -1,0 +1,53 @@
+"""The README's first two commands are `make demo` and `make test`, and the demo does what the
+README says: it prints every lab cluster's versions, read through the EKS token path."""
+
+import os
+import re
+import subprocess
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def readme():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_first_two_commands_are_demo_and_test():
+    blocks = re.findall(r"```(?:sh|bash|console)?\n(.*?)```", readme(), re.S)
+    commands = [line.strip() for block in blocks for line in block.splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+    assert commands[:2] == ["make demo", "make test"]
+
+
+def test_every_make_target_the_readme_names_exists():
+    targets = set(re.findall(r"\bmake ([a-z][a-z-]*)", readme()))
+    assert {"demo", "test"} <= targets
+    for target in sorted(targets):
+        done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+        assert done.returncode == 0, f"make {target}: {done.stderr}"
+
+
+def test_ci_runs_the_readme_test_command():
+    with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as handle:
+        lines = [l.strip() for l in handle if l.strip() and not l.startswith("#")]
+    assert lines[-1] == "make test"
+
+
+def test_make_demo_prints_every_cluster_through_the_eks_token_path():
+    done = subprocess.run(["make", "demo"], cwd=ROOT, capture_output=True, text=True,
+                          check=False, env=dict(os.environ, EKSOPS_DEMO_STATE=os.path.join(
+                              ROOT, ".lab", "readme-demo")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(os.path.join(ROOT, "tests", "lab", "scenarios", "demo.yml"), encoding="utf-8") as f:
+        scenario = yaml.safe_load(f)
+    for cluster in scenario["clusters"]:
+        line = (f"{cluster['name']} ({cluster.get('region', scenario['region'])}): "
+                f"Kubernetes {cluster['version']}, platform {cluster['platform_version']}, "
+                "API server v1.20.2")
+        assert line in done.stdout, done.stdout
+    assert done.stdout.count("via eks-token") == len(scenario["clusters"])
+    assert "lab: stopped" in done.stdout
