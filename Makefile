@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check clean lab-stop
+.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check perf clean lab-stop
 
 help:
 	@echo "make demo   - set up everything, start a lab of EKS clusters, run the demo playbook, stop"
@@ -72,6 +72,10 @@ readme-check: venv lab-build
 
 test: venv lab-build
 	$(MAKE) --no-print-directory unit lab-test integration sanity lint readme-check
+
+perf: venv lab-build
+	@echo "== benchmarks (figures only)"
+	$(BIN)/python tests/perf/bench_foundation.py
 
 lab-stop:
 	tests/lab/labctl stop

@@ -121,3 +121,13 @@ def test_ca_in_results_is_not_dumped(lab):
     assert rc == 0, raw
     ca = base64.b64encode(open(lab.cluster("prod")["pki"]["ca_file"], "rb").read()).decode()
     assert ca not in raw
+
+
+def test_one_cluster_read_costs_two_api_requests(lab):
+    before = {name: len(lab.requests(name)) for name in ("prod", "china")}
+    rc, _, raw = lab.run_playbook("eksops.windows.cluster_info")
+    assert rc == 0, raw
+    for name in ("prod", "china"):
+        made = lab.requests(name)[before[name]:]
+        assert [(verb, uri) for verb, uri, _ in made] == [("get", "/version/"),
+                                                          ("list", "/api/v1/nodes")], made

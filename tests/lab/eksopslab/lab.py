@@ -169,6 +169,10 @@ class Lab:
         processes["daemon"] = self._spawn(
             "daemon", [sys.executable, "-m", "eksopslab.daemon", self.state_dir], env=env)
 
+        audit_policy = self.path("audit-policy.yaml")
+        _write_yaml(audit_policy, {"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+                                   "omitStages": ["RequestReceived"],
+                                   "rules": [{"level": "Metadata"}]})
         for cluster in config["clusters"]:
             name, files = cluster["name"], cluster["pki"]
             webhook_kubeconfig = self.path("clusters", name, "authn-webhook.yaml")
@@ -204,6 +208,10 @@ class Lab:
                 # the kubernetes Service's endpoints may not be loopback addresses
                 "--endpoint-reconciler-type=none",
                 f"--cert-dir={self.path('clusters', name)}",
+                # every request, at Metadata level: tests and benchmarks count them per user
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={self.path('clusters', name, 'audit.log')}",
+                "--audit-log-mode=blocking",
                 "--v=1",
             ])
 

@@ -63,6 +63,19 @@ class LabHandle:
                             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
 
+    def requests(self, cluster, username="kubernetes-admin"):
+        """Requests the API server of `cluster` has answered for `username` (the audit log):
+        a list of (verb, requestURI, status code)."""
+        seen = []
+        with open(os.path.join(self.lab.path("clusters", cluster, "audit.log")),
+                  encoding="utf-8") as handle:
+            for line in handle:
+                event = json.loads(line)
+                if event.get("user", {}).get("username") == username:
+                    seen.append((event["verb"], event["requestURI"],
+                                 event.get("responseStatus", {}).get("code")))
+        return seen
+
     def inventory(self):
         return self.lab.path("inventory.yml")
 
