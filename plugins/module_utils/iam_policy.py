@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Attaching and detaching a managed policy on the cluster role, with retries and clear errors."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore itself
+
+
+class RoleMissing(Exception):
+    pass
+
+
+@AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
+def _list_attached(iam, role_name):
+    paginator = iam.get_paginator("list_attached_role_policies")
+    return paginator.paginate(RoleName=role_name).build_full_result()["AttachedPolicies"]
+
+
+def attached_policy_arns(module, iam, role_name):
+    """Every policy ARN attached to the role (all pages). Raises RoleMissing."""
+    try:
+        return [p["PolicyArn"] for p in _list_attached(iam, role_name)]
+    except is_boto3_error_code("NoSuchEntity"):
+        raise RoleMissing(role_name)
+    except (botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg="Could not list the policies of IAM role %s "
+                                    "(iam:ListAttachedRolePolicies)" % role_name)
+
+
+def attach(module, iam, role_name, arn):
+    try:
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=arn, aws_retry=True)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="Could not attach %s to IAM role %s (iam:AttachRolePolicy)"
+                             % (arn, role_name))
+
+
+def detach(module, iam, role_name, arn):
+    """Detach; NoSuchEntity means it was not attached, which is what we wanted."""
+    try:
+        iam.detach_role_policy(RoleName=role_name, PolicyArn=arn, aws_retry=True)
+    except is_boto3_error_code("NoSuchEntity"):
+        return False
+    except (botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg="Could not detach %s from IAM role %s (iam:DetachRolePolicy)"
+                             % (arn, role_name))
+    return True

@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes object helpers over the typed clients (no API discovery)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+try:
+    from kubernetes.client.exceptions import ApiException
+except ImportError:
+    ApiException = None  # reported by EksClusterModule.kube
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def read_or_none(module, what, func, *args, **kwargs):
+    """Call a typed-client read; None when the object does not exist (404)."""
+    try:
+        return func(*args, **kwargs)
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        return module.kube_call(what, _raise, e)
+
+
+def _raise(error):
+    raise error
+
+
+def container_env(workload, container_name=None):
+    """{name: value} of the literal env of a workload's first (or named) container."""
+    containers = workload.spec.template.spec.containers or []
+    for container in containers:
+        if container_name is None or container.name == container_name:
+            return dict((e.name, e.value) for e in (container.env or []) if e.value is not None)
+    return {}

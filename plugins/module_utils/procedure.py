@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rules of the EKS Windows support procedure, in one place, as data where they are data.
+
+Source: the EKS user guide page "Windows support" of the era when legacy support still existed,
+plus what the upstream projects (eksctl, amazon-vpc-resource-controller-k8s, amazon-vpc-cni-k8s)
+show about object names and signers.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+# Minimum platform version per Kubernetes minor for control-plane Windows support. Every later
+# Kubernetes minor qualifies on any platform version; earlier ones never do.
+CONTROL_PLANE_MINIMUM_PLATFORM = {
+    (1, 17): 10,
+    (1, 18): 9,
+    (1, 19): 7,
+    (1, 20): 3,
+    (1, 21): 3,
+}
+ALWAYS_QUALIFIES_FROM = (1, 22)
+
+VPC_CNI_CONFIGMAP_NAMESPACE = "kube-system"
+VPC_CNI_CONFIGMAP = "amazon-vpc-cni"
+WINDOWS_IPAM_KEY = "enable-windows-ipam"
+VPC_RESOURCE_CONTROLLER_POLICY = "AmazonEKSVPCResourceController"
+
+AWS_NODE_NAMESPACE = "kube-system"
+AWS_NODE_DAEMONSET = "aws-node"
+SECURITY_GROUPS_FOR_PODS_ENV = "ENABLE_POD_ENI"
+
+LEGACY_NAMESPACE = "kube-system"
+LEGACY_CONTROLLER = "vpc-resource-controller"
+# What a legacy install leaves, per install flavour. Cluster-scoped objects have no namespace.
+LEGACY_FLAVOURS = {
+    "script": {
+        "webhook_deployment": "vpc-admission-webhook-deployment",
+        "webhook_service": "vpc-admission-webhook-svc",
+        "csr": "vpc-admission-webhook-svc.kube-system",
+    },
+    "eksctl": {
+        "webhook_deployment": "vpc-admission-webhook",
+        "webhook_service": "vpc-admission-webhook",
+        "csr": "vpc-admission-webhook.kube-system",
+    },
+}
+LEGACY_SHARED = {
+    "mutating_webhook_configuration": "vpc-admission-webhook-cfg",
+    "secret": "vpc-admission-webhook-certs",
+    "cluster_role": LEGACY_CONTROLLER,
+    "cluster_role_binding": LEGACY_CONTROLLER,
+    "service_account": LEGACY_CONTROLLER,
+    "controller_deployment": LEGACY_CONTROLLER,
+}
+# Belongs to EKS itself: never delete it.
+EKS_OWN_WEBHOOK = "vpc-resource-mutating-webhook"
+
+
+class VersionError(ValueError):
+    pass
+
+
+def parse_minor(version):
+    """'1.19' or 'v1.19.8-eks-96780e' -> (1, 19)."""
+    match = re.match(r"^v?(\d+)\.(\d+)", str(version or ""))
+    if not match:
+        raise VersionError("not a Kubernetes version: %r" % (version,))
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_platform(platform_version):
+    """'eks.10' -> 10. Platform versions compare as numbers, never as strings."""
+    match = re.match(r"^eks\.(\d+)$", str(platform_version or ""))
+    if not match:
+        raise VersionError("not an EKS platform version: %r" % (platform_version,))
+    return int(match.group(1))
+
+
+def control_plane_support(version, platform_version):
+    """Whether a cluster can get control-plane Windows support.
+
+    Returns a dict: ``supported`` (bool), ``minimum_platform`` (the platform version the
+    cluster's Kubernetes minor needs, or None), and ``reason`` (a sentence for people).
+    """
+    minor = parse_minor(version)
+    label = "%d.%d" % minor
+    if minor >= ALWAYS_QUALIFIES_FROM:
+        return {"supported": True, "minimum_platform": None,
+                "reason": "Kubernetes %s supports Windows on the control plane on every "
+                          "platform version." % label}
+    needed = CONTROL_PLANE_MINIMUM_PLATFORM.get(minor)
+    if needed is None:
+        oldest = "%d.%d" % min(CONTROL_PLANE_MINIMUM_PLATFORM)
+        return {"supported": False, "minimum_platform": None,
+                "reason": "Kubernetes %s is older than %s, the oldest version with control-plane "
+                          "Windows support; only legacy (data-plane) support is possible. "
+                          "Upgrade the cluster to use control-plane support." % (label, oldest)}
+    platform = parse_platform(platform_version)
+    minimum = "eks.%d" % needed
+    if platform >= needed:
+        return {"supported": True, "minimum_platform": minimum,
+                "reason": "Kubernetes %s on %s meets the minimum platform version %s."
+                          % (label, platform_version, minimum)}
+    return {"supported": False, "minimum_platform": minimum,
+            "reason": "Kubernetes %s on platform %s is below the minimum platform version %s "
+                      "for control-plane Windows support; only legacy (data-plane) support is "
+                      "possible until EKS updates the platform version."
+                      % (label, platform_version, minimum)}
+
+
+def policy_arn(partition):
+    return "arn:%s:iam::aws:policy/%s" % (partition or "aws", VPC_RESOURCE_CONTROLLER_POLICY)
+
+
+def role_name_from_arn(role_arn):
+    """arn:aws:iam::1:role/some/path/name -> name (IAM calls take the name, not the path)."""
+    if not role_arn or ":role/" not in role_arn:
+        raise ValueError("not an IAM role ARN: %r" % (role_arn,))
+    return role_arn.split(":role/", 1)[1].rsplit("/", 1)[-1]
+
+
+def policy_needed(state, has_linux_nodes, security_groups_for_pods):
+    """Whether the policy step acts, per the seed's rule; returns (act, reason).
+
+    Enable: attach unless the cluster has no Amazon Linux nodes *and* uses security groups
+    for pods. Disable: detach unless it has Amazon Linux nodes *and* uses security groups
+    for pods (they still need the policy).
+    """
+    if state == "enabled":
+        if not has_linux_nodes and security_groups_for_pods:
+            return False, ("no Linux nodes and security groups for pods in use: the procedure "
+                           "leaves the policy as it is")
+        return True, "the VPC resource controller needs the policy for Windows IPAM"
+    if has_linux_nodes and security_groups_for_pods:
+        return False, ("Linux nodes use security groups for pods, which need the policy: "
+                       "it stays attached")
+    return True, "nothing else on the cluster needs the policy"
+
+
+def truthy(value):
+    return str(value).strip().lower() == "true"

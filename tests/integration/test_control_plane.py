@@ -1,0 +1,171 @@
+"""Control-plane Windows support (issue 3) against the lab, in the order an operator works:
+check mode first, refusals, enable the fleet, re-run, disable. State is read back through the
+Kubernetes API and moto, and writes are counted in the API servers' audit logs."""
+
+import pytest
+
+from eksopslab.testing import running_lab, task_results
+
+ELIGIBLE = ["ok-117-eks10", "ok-119-eks7", "ok-121-foreign", "current-no-cm", "china",
+            "fargate-sgp", "linux-sgp", "already"]
+REFUSED = ["old-117-eks9", "legacy"]
+ALL = ELIGIBLE + REFUSED
+TASK = "Enable control-plane Windows support"
+WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+@pytest.fixture(scope="module", name="lab")
+def control_plane_lab(tmp_path_factory):
+    with running_lab(str(tmp_path_factory.mktemp("cp")), "control_plane.yml") as handle:
+        yield handle
+
+
+def configmap(lab, name):
+    cluster_cms = lab.get(name, "/api/v1/namespaces/kube-system/configmaps")["items"]
+    for cm in cluster_cms:
+        if cm["metadata"]["name"] == "amazon-vpc-cni":
+            return cm.get("data") or {}
+    return None
+
+
+def policies(lab, name):
+    cluster = lab.cluster(name)
+    iam = lab.boto3_client("iam", cluster["region"])
+    role = cluster["role_arn"].rsplit("/", 1)[1]
+    return sorted(p["PolicyArn"] for p in
+                  iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])
+
+
+def snapshot(lab, names=ALL):
+    return {n: (configmap(lab, n), policies(lab, n)) for n in names}
+
+
+def writes(lab, names=ALL):
+    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
+
+
+def vpc_policy(lab, name):
+    partition = "aws-cn" if lab.cluster(name)["region"].startswith("cn-") else "aws"
+    return f"arn:{partition}:iam::aws:policy/AmazonEKSVPCResourceController"
+
+
+def enable(lab, *args, hosts=ELIGIBLE, **kwargs):
+    return lab.run_playbook("eksops.windows.enable", "-l", ",".join(hosts), *args, **kwargs)
+
+
+def test_check_mode_writes_nothing_and_says_what_would_change(lab):
+    before, writes_before = snapshot(lab), writes(lab)
+    rc, parsed, raw = enable(lab, "--diff", check=True)
+    assert rc == 0, raw
+    assert snapshot(lab) == before
+    assert writes(lab) == writes_before
+    results = task_results(parsed, TASK)
+    assert results["ok-121-foreign"]["changed"] is True
+    assert results["ok-121-foreign"]["configmap"] == {
+        "existed": True, "before": "false", "after": "true", "action": "patched"}
+    assert results["ok-121-foreign"]["iam"]["action"] == "attached"
+    assert results["current-no-cm"]["configmap"]["action"] == "created"
+    assert results["already"]["changed"] is False
+    diff = results["ok-119-eks7"]["diff"]
+    assert diff["before"] == {"policy_attached": False, "enable-windows-ipam": "false"}
+    assert diff["after"] == {"policy_attached": True, "enable-windows-ipam": "true"}
+
+
+def test_below_the_version_table_is_refused_with_the_minimum(lab):
+    before = snapshot(lab, ["old-117-eks9"])
+    rc, parsed, _ = enable(lab, hosts=["old-117-eks9"])
+    assert rc != 0
+    msg = task_results(parsed, TASK)["old-117-eks9"]["msg"]
+    for words in ("Kubernetes 1.17", "platform eks.9", "minimum platform version eks.10",
+                  "legacy (data-plane) support"):
+        assert words in msg, msg
+    assert snapshot(lab, ["old-117-eks9"]) == before
+
+
+def test_legacy_controller_is_refused_with_the_objects_found(lab):
+    before = snapshot(lab, ["legacy"])
+    rc, parsed, _ = enable(lab, hosts=["legacy"])
+    assert rc != 0
+    result = task_results(parsed, TASK)["legacy"]
+    assert "Deployment kube-system/vpc-resource-controller" in result["msg"]
+    assert "Deployment kube-system/vpc-admission-webhook-deployment" in result["msg"]
+    assert "Secret kube-system/vpc-admission-webhook-certs" in result["msg"]
+    flavours = {o["name"]: o["flavour"] for o in result["legacy_objects"]}
+    assert flavours["vpc-admission-webhook-svc"] == "script"
+    assert "vpc-admission-webhook" not in flavours  # no eksctl objects on this cluster
+    assert snapshot(lab, ["legacy"]) == before
+
+
+def test_enable_converges_the_fleet(lab):
+    rc, parsed, raw = enable(lab)
+    assert rc == 0, raw
+    for name in ELIGIBLE:
+        data = configmap(lab, name)
+        assert data["enable-windows-ipam"] == "true", name
+        attached = vpc_policy(lab, name) in policies(lab, name)
+        assert attached is (name != "fargate-sgp"), name
+    assert configmap(lab, "ok-121-foreign") == {
+        "enable-windows-ipam": "true", "warm-ip-target": "5", "minimum-ip-target": "3"}
+    assert configmap(lab, "current-no-cm") == {"enable-windows-ipam": "true"}
+    assert "arn:aws-cn:iam::aws:policy/AmazonEKSVPCResourceController" in policies(lab, "china")
+    results = task_results(parsed, TASK)
+    assert results["fargate-sgp"]["iam"]["action"] == "skipped"
+    assert results["already"]["changed"] is False
+    stats = parsed["global_custom_stats"]["eksops_windows_enable"]
+    assert set(stats) == set(ELIGIBLE)
+    assert stats["china"]["policy"] == "attached"
+
+
+def test_second_run_changes_nothing_and_writes_nothing(lab):
+    writes_before = writes(lab)
+    rc, parsed, raw = enable(lab)
+    assert rc == 0, raw
+    assert all(r["changed"] is False for r in task_results(parsed, TASK).values())
+    assert writes(lab) == writes_before
+    assert all(s["changed"] == 0 for s in parsed["stats"].values())
+
+
+def test_enable_request_count_per_cluster(lab):
+    """What one no-op enable costs on one cluster: list nodes, read aws-node, read the legacy
+    Deployment (404) and read the ConfigMap; no write."""
+    before = len(lab.requests("ok-119-eks7"))
+    rc, _, raw = enable(lab, hosts=["ok-119-eks7"])
+    assert rc == 0, raw
+    made = [(verb, uri.split("?")[0]) for verb, uri, _ in lab.requests("ok-119-eks7")[before:]]
+    assert made == [
+        ("get", "/apis/apps/v1/namespaces/kube-system/deployments/vpc-resource-controller"),
+        ("list", "/api/v1/nodes"),
+        ("get", "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"),
+        ("get", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"),
+    ]
+
+
+def test_manage_iam_false_leaves_iam_alone_and_reports(lab):
+    before = policies(lab, "china")
+    rc, parsed, raw = lab.run_playbook("eksops.windows.disable", "-l", "china",
+                                       "-e", "disable_manage_iam=false")
+    assert rc == 0, raw
+    result = task_results(parsed, "Disable control-plane Windows support")["china"]
+    assert result["iam"]["action"] == "not_managed"
+    assert result["iam"]["attached"] is True
+    assert policies(lab, "china") == before
+    assert configmap(lab, "china")["enable-windows-ipam"] == "false"
+
+
+def test_disable_keeps_the_policy_where_security_groups_for_pods_need_it(lab):
+    hosts = ["ok-119-eks7", "linux-sgp", "fargate-sgp", "ok-121-foreign"]
+    rc, parsed, raw = lab.run_playbook("eksops.windows.disable", "-l", ",".join(hosts))
+    assert rc == 0, raw
+    for name in hosts:
+        assert configmap(lab, name)["enable-windows-ipam"] == "false", name
+    assert vpc_policy(lab, "linux-sgp") in policies(lab, "linux-sgp")
+    assert vpc_policy(lab, "ok-119-eks7") not in policies(lab, "ok-119-eks7")
+    assert configmap(lab, "ok-121-foreign")["warm-ip-target"] == "5"
+    results = task_results(parsed, "Disable control-plane Windows support")
+    assert results["linux-sgp"]["iam"]["action"] == "skipped"
+    assert results["ok-119-eks7"]["iam"]["action"] == "detached"
+    writes_before = writes(lab, hosts)
+    rc, parsed, raw = lab.run_playbook("eksops.windows.disable", "-l", ",".join(hosts))
+    assert rc == 0, raw
+    assert writes(lab, hosts) == writes_before
+    assert all(s["changed"] == 0 for s in parsed["stats"].values())
