@@ -88,7 +88,8 @@ class LabHandle:
         run_env.update(self.aws_env())
         run_env.update({"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
                         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-                        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"})
+                        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                        "ANSIBLE_SHOW_CUSTOM_STATS": "true"})
         run_env.update(env or {})
         argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
                 "-i", inventory or self.inventory(), playbook, *args]
@@ -104,11 +105,12 @@ class LabHandle:
 
 
 def task_results(parsed, task_name):
-    """{host: result} for the task called `task_name` in a json-callback run."""
+    """{host: result} for the task called `task_name` in a json-callback run (a role's tasks
+    are named "<role> : <name>")."""
     results = {}
     for play in parsed["plays"]:
         for task in play["tasks"]:
-            if task["task"]["name"] == task_name:
+            if task["task"]["name"].split(" : ", 1)[-1] == task_name:
                 results.update(task["hosts"])
     return results
 
