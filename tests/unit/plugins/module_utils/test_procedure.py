@@ -1,0 +1,82 @@
+import pytest
+
+from ansible_collections.eksops.windows.plugins.module_utils import procedure
+
+
+@pytest.mark.parametrize("version, platform, supported, minimum", [
+    ("1.16", "eks.20", False, None),
+    ("1.17", "eks.9", False, "eks.10"),
+    ("1.17", "eks.10", True, "eks.10"),     # numerically, eks.10 > eks.9
+    ("1.18", "eks.8", False, "eks.9"),
+    ("1.18", "eks.9", True, "eks.9"),
+    ("1.19", "eks.6", False, "eks.7"),
+    ("1.19", "eks.7", True, "eks.7"),
+    ("1.19", "eks.11", True, "eks.7"),
+    ("1.20", "eks.2", False, "eks.3"),
+    ("1.20", "eks.3", True, "eks.3"),
+    ("1.21", "eks.1", False, "eks.3"),
+    ("1.21", "eks.3", True, "eks.3"),
+    ("1.22", "eks.1", True, None),
+    ("1.30", "eks.1", True, None),
+    ("v1.21.14-eks-fb459a0", "eks.3", True, "eks.3"),
+])
+def test_version_table(version, platform, supported, minimum):
+    verdict = procedure.control_plane_support(version, platform)
+    assert verdict["supported"] is supported
+    assert verdict["minimum_platform"] == minimum
+    assert verdict["reason"]
+
+
+def test_below_table_reason_names_version_platform_and_minimum():
+    reason = procedure.control_plane_support("1.17", "eks.9")["reason"]
+    assert "1.17" in reason and "eks.9" in reason and "eks.10" in reason
+
+
+@pytest.mark.parametrize("bad", ["", None, "eks", "eks.x", "10", "EKS.3 "])
+def test_platform_parse_rejects_garbage(bad):
+    with pytest.raises(procedure.VersionError):
+        procedure.parse_platform(bad)
+
+
+def test_newer_minor_skips_platform_parse():
+    assert procedure.control_plane_support("1.25", None)["supported"] is True
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_policy_arn_per_partition(partition):
+    assert procedure.policy_arn(partition) == \
+        "arn:%s:iam::aws:policy/AmazonEKSVPCResourceController" % partition
+
+
+@pytest.mark.parametrize("arn, name", [
+    ("arn:aws:iam::1:role/eks-role", "eks-role"),
+    ("arn:aws:iam::1:role/service-role/path/eks-role", "eks-role"),
+])
+def test_role_name_from_arn(arn, name):
+    assert procedure.role_name_from_arn(arn) == name
+
+
+def test_role_name_rejects_non_roles():
+    with pytest.raises(ValueError):
+        procedure.role_name_from_arn("arn:aws:iam::1:user/bob")
+
+
+@pytest.mark.parametrize("state, linux, sgp, acts", [
+    ("enabled", True, False, True),
+    ("enabled", True, True, True),
+    ("enabled", False, False, True),
+    ("enabled", False, True, False),   # no Linux nodes and SG for pods: leave it
+    ("disabled", True, True, False),   # Linux nodes use SG for pods: keep it
+    ("disabled", True, False, True),
+    ("disabled", False, True, True),
+    ("disabled", False, False, True),
+])
+def test_policy_rule(state, linux, sgp, acts):
+    act, reason = procedure.policy_needed(state, linux, sgp)
+    assert act is acts and reason
+
+
+def test_flavour_tables_name_distinct_objects():
+    script, eksctl = procedure.LEGACY_FLAVOURS["script"], procedure.LEGACY_FLAVOURS["eksctl"]
+    assert set(script.values()).isdisjoint(eksctl.values())
+    assert procedure.EKS_OWN_WEBHOOK not in procedure.LEGACY_SHARED.values()
