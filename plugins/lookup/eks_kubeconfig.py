@@ -21,7 +21,7 @@ description:
   - The AWS credentials come from the environment or O(profile), on the controller; the
     Kubernetes client that runs the exec plugin must run there too (C(connection=local)).
 author:
-  - eksops.windows maintainers
+  - eksops.windows maintainers (!UNKNOWN)
 options:
   _terms:
     description: EKS cluster names.

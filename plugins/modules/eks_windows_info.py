@@ -17,7 +17,7 @@ description:
     system, architecture, instance type and node group.
   - Reads only; makes no change anywhere.
 author:
-  - eksops.windows maintainers
+  - eksops.windows maintainers (!UNKNOWN)
 attributes:
   check_mode:
     support: full

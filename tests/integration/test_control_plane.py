@@ -6,9 +6,9 @@ import pytest
 
 from eksopslab.testing import running_lab, task_results
 
-ELIGIBLE = ["ok-117-eks10", "ok-119-eks7", "ok-121-foreign", "current-no-cm", "china",
-            "fargate-sgp", "linux-sgp", "already"]
-REFUSED = ["old-117-eks9", "legacy"]
+ELIGIBLE = ("ok-117-eks10", "ok-119-eks7", "ok-121-foreign", "current-no-cm", "china",
+            "fargate-sgp", "linux-sgp", "already")
+REFUSED = ("old-117-eks9", "legacy")
 ALL = ELIGIBLE + REFUSED
 TASK = "Enable control-plane Windows support"
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
@@ -73,7 +73,7 @@ def test_check_mode_writes_nothing_and_says_what_would_change(lab):
 
 def test_below_the_version_table_is_refused_with_the_minimum(lab):
     before = snapshot(lab, ["old-117-eks9"])
-    rc, parsed, _ = enable(lab, hosts=["old-117-eks9"])
+    rc, parsed, _raw = enable(lab, hosts=["old-117-eks9"])
     assert rc != 0
     msg = task_results(parsed, TASK)["old-117-eks9"]["msg"]
     for words in ("Kubernetes 1.17", "platform eks.9", "minimum platform version eks.10",
@@ -84,7 +84,7 @@ def test_below_the_version_table_is_refused_with_the_minimum(lab):
 
 def test_legacy_controller_is_refused_with_the_objects_found(lab):
     before = snapshot(lab, ["legacy"])
-    rc, parsed, _ = enable(lab, hosts=["legacy"])
+    rc, parsed, _raw = enable(lab, hosts=["legacy"])
     assert rc != 0
     result = task_results(parsed, TASK)["legacy"]
     assert "Deployment kube-system/vpc-resource-controller" in result["msg"]
@@ -129,9 +129,9 @@ def test_enable_request_count_per_cluster(lab):
     """What one no-op enable costs on one cluster: list nodes, read aws-node, read the legacy
     Deployment (404) and read the ConfigMap; no write."""
     before = len(lab.requests("ok-119-eks7"))
-    rc, _, raw = enable(lab, hosts=["ok-119-eks7"])
+    rc, _parsed, raw = enable(lab, hosts=["ok-119-eks7"])
     assert rc == 0, raw
-    made = [(verb, uri.split("?")[0]) for verb, uri, _ in lab.requests("ok-119-eks7")[before:]]
+    made = [(verb, uri.split("?")[0]) for verb, uri, _status in lab.requests("ok-119-eks7")[before:]]
     assert made == [
         ("get", "/apis/apps/v1/namespaces/kube-system/deployments/vpc-resource-controller"),
         ("list", "/api/v1/nodes"),

@@ -48,7 +48,7 @@ def test_check_mode_reads_the_same(lab):
 
 
 def test_token_never_reaches_output_even_at_vvv(lab):
-    rc, _, raw = lab.run_playbook("eksops.windows.cluster_info", "-vvv")
+    rc, _parsed, raw = lab.run_playbook("eksops.windows.cluster_info", "-vvv")
     assert rc == 0, raw
     assert "Bearer" not in raw
     assert TOKEN_MARK not in raw
@@ -125,9 +125,9 @@ def test_ca_in_results_is_not_dumped(lab):
 
 def test_one_cluster_read_costs_two_api_requests(lab):
     before = {name: len(lab.requests(name)) for name in ("prod", "china")}
-    rc, _, raw = lab.run_playbook("eksops.windows.cluster_info")
+    rc, _parsed, raw = lab.run_playbook("eksops.windows.cluster_info")
     assert rc == 0, raw
     for name in ("prod", "china"):
         made = lab.requests(name)[before[name]:]
-        assert [(verb, uri) for verb, uri, _ in made] == [("get", "/version/"),
-                                                          ("list", "/api/v1/nodes")], made
+        assert [(verb, uri) for verb, uri, _status in made] == [
+            ("get", "/version/"), ("list", "/api/v1/nodes")], made

@@ -25,9 +25,9 @@ def main():
         try:
             handle = LabHandle(lab)
             walls = []
-            for _ in range(RUNS):
+            for _run in range(RUNS):
                 began = time.monotonic()
-                rc, _, raw = handle.run_playbook("eksops.windows.cluster_info")
+                rc, _output, raw = handle.run_playbook("eksops.windows.cluster_info")
                 walls.append(time.monotonic() - began)
                 if rc != 0:
                     print(raw)

@@ -69,8 +69,8 @@ class Daemon:
         token = (body.get("spec") or {}).get("token", "")
         status = {"authenticated": False}
         try:
-            access_key, _ = authn.verify(
-                token, cluster_name, f"127.0.0.1:{self.config['moto_port']}", aws.secret_for)
+            access_key = authn.verify(
+                token, cluster_name, f"127.0.0.1:{self.config['moto_port']}", aws.secret_for)[0]
             arn = authn.caller_arn(access_key)
             aws_auth = kube.request(
                 self.client(cluster_name), "GET",

@@ -54,7 +54,7 @@ def test_eks_token_path_by_default(tmp_path):
 
 def test_token_is_refreshed_only_near_expiry(tmp_path):
     module = FakeModule(tmp_path)
-    api, _ = eks_access.kube_client(module, CLUSTER)
+    api = eks_access.kube_client(module, CLUSTER)[0]
     first = api.configuration.api_key["authorization"]
     api.configuration.refresh_api_key_hook(api.configuration)
     assert api.configuration.api_key["authorization"] == first

@@ -44,7 +44,7 @@ def test_signature_depends_on_the_cluster_name(sts):
 
 def test_registering_twice_on_one_client_does_not_stack_handlers(sts):
     eks_token.get_token(sts, "one")
-    token, _ = eks_token.get_token(sts, "two")  # a second handler would fail on the popped key
+    token = eks_token.get_token(sts, "two")[0]  # a second handler would fail on the popped key
     assert token.startswith("k8s-aws-v1.")
 
 
