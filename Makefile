@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check perf clean lab-stop
+.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check molecule perf clean lab-stop
 
 help:
 	@echo "make demo   - set up everything, start a lab of EKS clusters, run the demo playbook, stop"
@@ -66,12 +66,18 @@ lint: venv
 	@echo "== ansible-lint (production profile, offline)"
 	$(BIN)/ansible-lint --offline --profile production
 
+molecule: venv lab-build
+	@echo "== molecule scenarios of the roles (default driver; each starts and stops a lab)"
+	set -e; for scenario in $$(ls extensions/molecule | grep -v '^shared$$'); do \
+	  NO_COLOR=1 $(BIN)/molecule test -s $$scenario 2>&1 | tail -n 3; \
+	  test $${PIPESTATUS[0]} -eq 0; done
+
 readme-check: venv lab-build
 	@echo "== the README's commands"
 	$(BIN)/python -m pytest -q tests/readme
 
 test: venv lab-build
-	$(MAKE) --no-print-directory unit lab-test integration sanity lint readme-check
+	$(MAKE) --no-print-directory unit lab-test integration molecule sanity lint readme-check
 
 perf: venv lab-build
 	@echo "== benchmarks (figures only)"
