@@ -54,10 +54,14 @@ def create_admin(endpoint):
     return {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"], "arn": arn}
 
 
-def create_user(endpoint, credentials, user_name):
-    """Another IAM user, for tests of identity mapping (aws-auth)."""
+def create_user(endpoint, credentials, user_name, policy=None):
+    """Another IAM user, for tests of identity mapping (aws-auth) and of AccessDenied (an inline
+    policy, which the lab enforces on IAM actions: see enforce_iam_policies)."""
     iam = _client("iam", endpoint, "us-east-1", credentials)
     iam.create_user(UserName=user_name)
+    if policy:
+        iam.put_user_policy(UserName=user_name, PolicyName=f"{user_name}-policy",
+                            PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName=user_name)["AccessKey"]
     arn = iam.get_user(UserName=user_name)["User"]["Arn"]
     return {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"], "arn": arn}
@@ -126,6 +130,41 @@ def create_cluster(endpoint, credentials, cluster, api_endpoint, ca_pem):
     backend_cluster.platformVersion = cluster.get("platform_version", "eks.1")
     backend_cluster.version = str(cluster["version"])
     return {"arn": backend_cluster.arn, "role_arn": role_arn}
+
+
+def enforce_iam_policies(users):
+    """Make moto's IAM answer AccessDenied to scenario users whose inline policy does not allow
+    an IAM action, as AWS would.
+
+    A stand-in for IAM policy evaluation, by action name only (wildcards allowed; no resources,
+    no conditions, no Deny). moto's own enforcement (INITIAL_NO_AUTH_ACTION_COUNT) rejects the
+    SigV4 signatures of botocore's EKS REST requests, so it cannot be used here. `users` maps
+    an access key id to (user ARN, policy document).
+    """
+    import fnmatch  # pylint: disable=import-outside-toplevel
+
+    from moto.core.exceptions import AccessDeniedError  # pylint: disable=import-outside-toplevel
+    from moto.iam.responses import IamResponse  # pylint: disable=import-outside-toplevel
+
+    rules = {}
+    for key, (arn, policy) in users.items():
+        allowed = []
+        for statement in policy.get("Statement", []):
+            if statement.get("Effect") == "Allow":
+                actions = statement.get("Action", [])
+                allowed += [actions] if isinstance(actions, str) else actions
+        rules[key] = (arn, [a.lower() for a in allowed])
+    original = IamResponse._authenticate_and_authorize_normal_action  # pylint: disable=protected-access
+
+    def authorize(self, resource="*"):
+        original(self, resource)
+        rule = rules.get(self.get_access_key())
+        if rule:
+            action = "iam:" + self._get_action()  # pylint: disable=protected-access
+            if not any(fnmatch.fnmatchcase(action.lower(), p) for p in rule[1]):
+                raise AccessDeniedError(rule[0], action)
+
+    IamResponse._authenticate_and_authorize_normal_action = authorize  # pylint: disable=protected-access
 
 
 def secret_for(access_key_id):

@@ -51,13 +51,20 @@ class Daemon:
         endpoint = f"http://127.0.0.1:{self.config['moto_port']}"
         self.admin = aws.create_admin(endpoint)
         result = {"endpoint": endpoint, "admin": self.admin, "clusters": {}, "users": {}}
+        policies = {}
         for user in self.config.get("users", []):
-            result["users"][user] = aws.create_user(endpoint, self.admin, user)
+            user = {"name": user} if isinstance(user, str) else user
+            created = aws.create_user(endpoint, self.admin, user["name"], user.get("policy"))
+            result["users"][user["name"]] = created
+            if user.get("policy"):
+                policies[created["access_key"]] = (created["arn"], user["policy"])
         for cluster in self.config["clusters"]:
             with open(cluster["pki"]["ca_file"], "rb") as handle:
                 ca_pem = handle.read()
             result["clusters"][cluster["name"]] = aws.create_cluster(
                 endpoint, self.admin, cluster["scenario"], cluster["endpoint"], ca_pem)
+        if policies:
+            aws.enforce_iam_policies(policies)
         path = os.path.join(self.state_dir, "aws.json")
         with open(path + ".tmp", "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2)
