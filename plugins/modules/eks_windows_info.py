@@ -25,12 +25,9 @@ attributes:
   diff_mode:
     support: none
     description: Nothing changes, so there is no diff.
-  action_group:
-    support: full
-    membership: [eksops.windows.eks_windows]
-    description: Use C(group/eksops.windows.eks_windows) in C(module_defaults).
 options: {}
 extends_documentation_fragment:
+  - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules

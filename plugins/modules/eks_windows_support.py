@@ -34,10 +34,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the policy attachment and the C(enable-windows-ipam) value before and after.
-  action_group:
-    support: full
-    membership: [eksops.windows.eks_windows]
-    description: Use C(group/eksops.windows.eks_windows) in C(module_defaults).
 options:
   state:
     description:
@@ -53,6 +49,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules

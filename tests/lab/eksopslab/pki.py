@@ -41,6 +41,14 @@ def load_cert(pem):
     return x509.load_pem_x509_certificate(pem)
 
 
+def key_usage(ca):
+    """Digital signature and key encipherment; a CA also signs certificates and CRLs."""
+    return x509.KeyUsage(
+        digital_signature=True, key_encipherment=True, key_cert_sign=ca, crl_sign=ca,
+        content_commitment=False, data_encipherment=False, key_agreement=False,
+        encipher_only=False, decipher_only=False)
+
+
 def make_ca(common_name):
     key = new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -54,14 +62,7 @@ def make_ca(common_name):
         .not_valid_before(start)
         .not_valid_after(start + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, key_encipherment=True, key_cert_sign=True,
-                crl_sign=True, content_commitment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -69,8 +70,9 @@ def make_ca(common_name):
 
 
 def issue(ca_key, ca_cert, public_key, subject, *, server=False, client=False,
-          dns_names=(), ip_addresses=(), not_before=None, not_after=None):
-    """Sign a leaf certificate. `subject` is an x509.Name."""
+          dns_names=(), ip_addresses=(), not_before=None, not_after=None, san=None):
+    """Sign a leaf certificate. `subject` is an x509.Name; `san` an x509.SubjectAlternativeName
+    to copy as it is (else one is built from dns_names and ip_addresses)."""
     not_before = not_before or (now() - datetime.timedelta(minutes=5))
     not_after = not_after or (not_before + datetime.timedelta(days=365))
     usages = []
@@ -87,24 +89,19 @@ def issue(ca_key, ca_cert, public_key, subject, *, server=False, client=False,
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, key_encipherment=True, key_cert_sign=False,
-                crl_sign=False, content_commitment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(key_usage(ca=False), critical=True)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
     )
     if usages:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-    sans = [x509.DNSName(n) for n in dns_names]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if san is None:
+        names = [x509.DNSName(n) for n in dns_names]
+        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+        san = x509.SubjectAlternativeName(names) if names else None
+    if san is not None:
+        builder = builder.add_extension(san, critical=False)
     return builder.sign(ca_key, hashes.SHA256())
 
 

@@ -10,7 +10,6 @@ import base64
 import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from . import kube, pki
 
@@ -34,38 +33,18 @@ def decide(csr):
 
 
 def sign(ca_key, ca_cert, request_pem, now=None):
+    """One year from now, server auth only, no CA bit, the CSR's subject and SANs."""
     request = x509.load_pem_x509_csr(request_pem)
     if not request.is_signature_valid:
         raise ValueError("CSR signature is not valid")
     now = now or pki.now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(request.subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(request.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, key_encipherment=True, key_cert_sign=False,
-                crl_sign=False, content_commitment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-    )
     try:
-        sans = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        builder = builder.add_extension(sans, critical=False)
+        san = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        pass
-    return pki.cert_pem(builder.sign(ca_key, hashes.SHA256()))
+        san = None
+    return pki.cert_pem(pki.issue(
+        ca_key, ca_cert, request.public_key(), request.subject, server=True, san=san,
+        not_before=now - datetime.timedelta(minutes=5), not_after=now + datetime.timedelta(days=365)))
 
 
 def process(api, ca_key, ca_cert):
