@@ -36,3 +36,26 @@ def container_env(workload, container_name=None):
         if container_name is None or container.name == container_name:
             return dict((e.name, e.value) for e in (container.env or []) if e.value is not None)
     return {}
+
+
+def raw(module, what, api, method, path, body=None, missing_ok=False):
+    """One request with a JSON body, for APIs the typed clients lack (certificates v1beta1);
+    returns the decoded object, or None on 404 when `missing_ok`."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    def call():
+        response = api.call_api(
+            path, method, header_params={"Accept": "application/json",
+                                         "Content-Type": "application/json"},
+            body=body, auth_settings=["BearerToken"], _return_http_data_only=True,
+            _preload_content=False)
+        return json.loads(response.data) if response.data else {}
+
+    try:
+        return call()
+    except ApiException as e:
+        if missing_ok and e.status == 404:
+            return None
+        return module.kube_call(what, _raise, e)
+    except Exception as e:  # connection errors are explained by kube_call
+        return module.kube_call(what, _raise, e)

@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Getting a serving certificate signed through the Kubernetes CSR API, as EKS allows it.
+
+Kubernetes <= 1.21 (EKS): certificates.k8s.io/v1beta1 without signerName, i.e. the legacy
+signer. Kubernetes >= 1.22: certificates.k8s.io/v1 with beta.eks.amazonaws.com/app-serving, the
+only signer EKS offers for arbitrary serving certificates (v1 forbids legacy-unknown).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import time
+
+from ansible_collections.eksops.windows.plugins.module_utils import procedure
+from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import raw
+
+APP_SERVING_SIGNER = "beta.eks.amazonaws.com/app-serving"
+LEGACY_SIGNER = "kubernetes.io/legacy-unknown"
+USAGES = ["digital signature", "key encipherment", "server auth"]
+APP_SERVING_FROM = (1, 22)
+
+
+class CsrError(Exception):
+    """The CSR was not turned into a certificate; the message says why."""
+
+
+def choose(cluster_version, csr_api="auto", signer_name=None):
+    """(API version, signerName or None) for a cluster; None means the legacy signer."""
+    if csr_api == "auto":
+        csr_api = "v1" if procedure.parse_minor(cluster_version) >= APP_SERVING_FROM else "v1beta1"
+    if csr_api == "v1":
+        signer = signer_name or APP_SERVING_SIGNER
+        if signer == LEGACY_SIGNER:
+            raise CsrError("certificates.k8s.io/v1 does not accept the signer %s; use "
+                           "csr_api=v1beta1 on clusters that still serve it" % LEGACY_SIGNER)
+        return csr_api, signer
+    return csr_api, signer_name if signer_name and signer_name != LEGACY_SIGNER else None
+
+
+def _base(api_version):
+    return "/apis/certificates.k8s.io/%s/certificatesigningrequests" % api_version
+
+
+def delete(module, api, name, api_version, wait=30):
+    """Delete the CSR `name` if it exists and wait until it is gone; True if there was one."""
+    path = "%s/%s" % (_base(api_version), name)
+    existed = raw(module, "Deleting CSR %s" % name, api, "DELETE", path, missing_ok=True)
+    if existed is None:
+        return False
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if raw(module, "Reading CSR %s" % name, api, "GET", path, missing_ok=True) is None:
+            return True
+        time.sleep(0.5)
+    raise CsrError("the old CSR %s was not removed within %d s" % (name, wait))
+
+
+def _conditions(csr):
+    return dict((c.get("type"), c) for c in (csr.get("status") or {}).get("conditions") or [])
+
+
+def sign(module, api, name, csr_pem, api_version, signer, timeout, poll=1.0):
+    """Replace any CSR `name`, create ours, approve it, and wait for the certificate (PEM)."""
+    base = _base(api_version)
+    delete(module, api, name, api_version)
+    spec = {"request": base64.b64encode(csr_pem).decode("ascii"), "usages": USAGES}
+    if signer:
+        spec["signerName"] = signer
+    created = raw(module, "Creating CSR %s" % name, api, "POST", base, body={
+        "apiVersion": "certificates.k8s.io/%s" % api_version,
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "eksops.windows"}},
+        "spec": spec,
+    })
+    status = created.setdefault("status", {})
+    status["conditions"] = list(status.get("conditions") or []) + [{
+        "type": "Approved", "status": "True", "reason": "EksopsWindowsApprove",
+        "message": "approved by eksops.windows for the VPC admission webhook"}]
+    raw(module, "Approving CSR %s (needs update on certificatesigningrequests/approval and "
+                "approve on the signer)" % name, api, "PUT", "%s/%s/approval" % (base, name),
+        body=created)
+    deadline = time.time() + timeout
+    while True:
+        current = raw(module, "Reading CSR %s" % name, api, "GET", "%s/%s" % (base, name),
+                      missing_ok=True)
+        if current is None:
+            raise CsrError("CSR %s disappeared before it was signed" % name)
+        conditions = _conditions(current)
+        if "Denied" in conditions:
+            raise CsrError("CSR %s was denied: %s" % (name, conditions["Denied"].get("message")))
+        if "Failed" in conditions:
+            raise CsrError("the signer refused CSR %s: %s" % (
+                name, conditions["Failed"].get("message")))
+        certificate = (current.get("status") or {}).get("certificate")
+        if certificate:
+            return base64.b64decode(certificate)
+        if time.time() >= deadline:
+            raise CsrError(
+                "CSR %s (certificates.k8s.io/%s, signer %s) was approved but not signed within "
+                "%d s. On EKS the %s signer exists from Kubernetes 1.22 on; older clusters sign "
+                "through certificates.k8s.io/v1beta1 (csr_api=v1beta1)."
+                % (name, api_version, signer or LEGACY_SIGNER, timeout, APP_SERVING_SIGNER))
+        time.sleep(poll)

@@ -1,0 +1,161 @@
+"""vpc_webhook_cert (issue 4) against the lab: the Secret and CSRs read back through the API."""
+
+import base64
+import datetime
+import os
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from eksopslab import kube
+from eksopslab.testing import running_lab, task_results
+
+PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks",
+                        "webhook_cert.yml")
+TASK = "Run vpc_webhook_cert"
+SECRET = "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs"
+CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+WRITES = {"create", "update", "patch", "delete"}
+RENEWED = ("expiring", "expired", "garbage", "stale-csr", "modern")
+
+
+@pytest.fixture(scope="module", name="lab")
+def webhook_lab(tmp_path_factory):
+    with running_lab(str(tmp_path_factory.mktemp("wc")), "webhook_cert.yml") as handle:
+        yield handle
+
+
+def run(lab, hosts, *extra, check=False):
+    return lab.run_playbook(PLAYBOOK, "-l", ",".join(hosts), *extra, check=check)
+
+
+def secret(lab, name):
+    return lab.get(name, SECRET)["data"]
+
+
+def certificate(lab, name):
+    return x509.load_pem_x509_certificate(base64.b64decode(secret(lab, name)["cert.pem"]))
+
+
+def cluster_ca(lab, name):
+    with open(lab.cluster(name)["pki"]["ca_file"], "rb") as handle:
+        return x509.load_pem_x509_certificate(handle.read())
+
+
+def writes(lab, names):
+    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
+
+
+def test_inspect_reports_without_writing(lab):
+    before = writes(lab, ["healthy", "none"])
+    rc, parsed, raw = run(lab, ["healthy", "none"])
+    assert rc == 0, raw
+    results = task_results(parsed, TASK)
+    facts = results["healthy"]["certificate"]
+    assert facts["present"] and facts["valid_pem"] and facts["key_matches"]
+    assert facts["chains_to_cluster_ca"] is True
+    assert facts["serves"] == ["script"]
+    assert 198 <= facts["days_left"] <= 200
+    assert facts["subject"] == "CN=vpc-admission-webhook-svc.kube-system.svc"
+    assert results["healthy"]["changed"] is False
+    assert results["none"]["certificate"] == {"present": False}
+    assert writes(lab, ["healthy", "none"]) == before
+
+
+def test_check_mode_says_what_it_would_issue_and_writes_nothing(lab):
+    hosts = list(RENEWED) + ["healthy"]
+    before, secrets = writes(lab, hosts), {n: secret(lab, n) for n in hosts}
+    rc, parsed, raw = run(lab, hosts, "-e", "cert_state=present", check=True)
+    assert rc == 0, raw
+    results = task_results(parsed, TASK)
+    assert results["expiring"]["changed"] is True
+    assert results["expiring"]["renewal_reason"].startswith("the certificate expires in 4 days") \
+        or results["expiring"]["renewal_reason"].startswith("the certificate expires in 5 days")
+    assert results["garbage"]["renewal_reason"].startswith("cert.pem is not a PEM certificate")
+    assert results["expired"]["renewal_reason"].startswith("the certificate expired on")
+    assert results["healthy"]["changed"] is False
+    assert writes(lab, hosts) == before
+    assert {n: secret(lab, n) for n in hosts} == secrets
+
+
+def test_a_csr_nothing_signs_times_out_and_leaves_the_secret_intact(lab):
+    before = secret(lab, "unsigned")
+    rc, parsed, _raw = run(lab, ["unsigned"], "-e", "cert_state=present", "-e", "cert_csr_api=v1",
+                           "-e", "cert_wait_timeout=4")
+    assert rc != 0
+    msg = task_results(parsed, TASK)["unsigned"]["msg"]
+    assert "was approved but not signed within 4 s" in msg, msg
+    assert "was left as it was" in msg
+    assert secret(lab, "unsigned") == before  # byte for byte
+    names = [c["metadata"]["name"] for c in lab.get("unsigned", CSRS)["items"]]
+    assert "vpc-admission-webhook-svc.kube-system" not in names  # our CSR is cleaned up
+
+
+def stale_approved_csr(lab, cluster, name):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    request = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stale")]))
+               .sign(key, hashes.SHA256())).public_bytes(serialization.Encoding.PEM)
+    api = lab.admin_api(cluster)
+    csr = kube.request(api, "POST", CSRS, body={
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": name},
+        "spec": {"request": base64.b64encode(request).decode(), "signerName": "example.com/x",
+                 "usages": ["digital signature", "key encipherment", "server auth"]}})
+    csr["status"] = {"conditions": [{"type": "Approved", "status": "True", "reason": "Old",
+                                     "message": "approved minutes ago"}]}
+    kube.request(api, "PUT", f"{CSRS}/{name}/approval", body=csr)
+    return kube.request(api, "GET", f"{CSRS}/{name}")["metadata"]["uid"]
+
+
+def test_present_renews_what_needs_it_and_leaves_the_rest(lab):
+    stale_uid = stale_approved_csr(lab, "stale-csr", "vpc-admission-webhook.kube-system")
+    healthy = secret(lab, "healthy")
+    rc, parsed, raw = run(lab, list(RENEWED) + ["healthy"], "-e", "cert_state=present", "-vvv")
+    assert rc == 0, raw
+    results = task_results(parsed, TASK)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for name in RENEWED:
+        assert results[name]["changed"] is True, name
+        cert = certificate(lab, name)
+        cert.verify_directly_issued_by(cluster_ca(lab, name))
+        assert datetime.timedelta(days=364) < cert.not_valid_after_utc - now \
+            < datetime.timedelta(days=366), name
+        service = {"eksctl": "vpc-admission-webhook",
+                   "script": "vpc-admission-webhook-svc"}[results[name]["certificate"]["serves"][0]]
+        assert cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [
+            service, f"{service}.kube-system", f"{service}.kube-system.svc"], name
+        key = serialization.load_pem_private_key(
+            base64.b64decode(secret(lab, name)["key.pem"]), password=None)
+        assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+        assert key.key_size == 2048
+        assert base64.b64decode(secret(lab, name)["key.pem"]).decode() not in raw
+        assert secret(lab, name)["key.pem"] not in raw
+        assert results[name]["not_after"] == results[name]["certificate"]["not_after"]
+    assert results["expiring"]["csr"] == {"name": "vpc-admission-webhook.kube-system",
+                                          "api_version": "v1beta1", "signer": None}
+    assert results["modern"]["csr"]["api_version"] == "v1"
+    assert results["modern"]["csr"]["signer"] == "beta.eks.amazonaws.com/app-serving"
+    # the approved CSR of minutes ago did not stop the renewal, and is gone
+    assert all(c["metadata"]["uid"] != stale_uid for c in lab.get("stale-csr", CSRS)["items"])
+    assert results["healthy"]["changed"] is False
+    assert secret(lab, "healthy") == healthy
+
+
+def test_second_run_changes_nothing(lab):
+    hosts = list(RENEWED) + ["healthy"]
+    before = writes(lab, hosts)
+    rc, parsed, raw = run(lab, hosts, "-e", "cert_state=present")
+    assert rc == 0, raw
+    assert all(r["changed"] is False for r in task_results(parsed, TASK).values())
+    assert writes(lab, hosts) == before
+
+
+def test_present_without_legacy_support_is_refused(lab):
+    rc, parsed, _raw = run(lab, ["none"], "-e", "cert_state=present")
+    assert rc != 0
+    assert "legacy support is not installed" in task_results(parsed, TASK)["none"]["msg"]
