@@ -54,8 +54,19 @@ def object_path(obj):
     return f"{collection_path(obj)}/{obj['metadata']['name']}"
 
 
+def _refuse_routable_pods(obj):
+    """No fixture may give a pod an address off the loopback range: the Endpoints controller
+    would publish it, and the API server would dial it for a webhook (see lab.py)."""
+    status = obj.get("status") or {}
+    for ip in [status.get("podIP")] + [p.get("ip") for p in status.get("podIPs") or []]:
+        if ip and not ip.startswith("127."):
+            raise ValueError(f"lab fixtures must not give pods routable addresses ({ip})")
+
+
 def create(api, obj):
     kind = obj["kind"]
+    if kind == "Pod":
+        _refuse_routable_pods(obj)
     prefix = RESOURCES[kind][0]
     body = dict(obj)
     body.setdefault("apiVersion", prefix.split("/", 1)[1] if prefix.startswith("apis/") else "v1")

@@ -207,6 +207,11 @@ class Lab:
                 "--enable-priority-and-fairness=false",
                 # the kubernetes Service's endpoints may not be loopback addresses
                 "--endpoint-reconciler-type=none",
+                # Webhooks and aggregated APIs are reached through a Service's Endpoints, not
+                # its ClusterIP: the lab has no kubelet, so no Endpoints ever exist and the API
+                # server never dials a (non-loopback) ClusterIP, e.g. for the legacy
+                # vpc-admission-webhook, whose calls fail open locally instead.
+                "--enable-aggregator-routing=true",
                 f"--cert-dir={self.path('clusters', name)}",
                 # every request, at Metadata level: tests and benchmarks count them per user
                 f"--audit-policy-file={audit_policy}",

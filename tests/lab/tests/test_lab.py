@@ -190,3 +190,25 @@ def test_stop_leaves_nothing_running(tmp_path):
     for pid in pids.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_webhook_services_are_never_dialed(lab):
+    """The legacy webhook configuration matches every pod CREATE. The API server must resolve
+    its Service through Endpoints (none exist in the lab) and fail open, never dialing the
+    Service's ClusterIP, an address off this machine."""
+    api = lab.admin_api("alpha")
+    kube.request(api, "POST", "/api/v1/namespaces/default/pods", body={
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+        "spec": {"containers": [{"name": "c", "image": "example.invalid/probe"}]}})
+    with open(lab.lab.path("apiserver-alpha.log"), encoding="utf-8") as handle:
+        log = handle.read()
+    assert 'no endpoints available for service "vpc-admission-webhook-svc"' in log
+    assert "failed to verify certificate" not in log
+    assert "dial tcp 10." not in log
+
+
+def test_fixtures_refuse_routable_pod_addresses():
+    from eksopslab import fixtures  # pylint: disable=import-outside-toplevel
+    with pytest.raises(ValueError, match="routable"):
+        fixtures.create(None, {"kind": "Pod", "metadata": {"name": "p"},
+                               "status": {"podIP": "10.0.0.5"}})
