@@ -25,6 +25,18 @@ def read_or_none(module, what, func, *args, **kwargs):
         return module.kube_call(what, _raise, e)
 
 
+def delete_or_gone(module, what, func, *args, **kwargs):
+    """Call a typed-client delete; True when it deleted, False when the object was already
+    gone (404)."""
+    try:
+        func(*args, **kwargs)
+    except ApiException as e:
+        if e.status == 404:
+            return False
+        return module.kube_call(what, _raise, e)
+    return True
+
+
 def _raise(error):
     raise error
 

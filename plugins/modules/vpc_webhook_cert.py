@@ -76,6 +76,30 @@ options:
     description: Seconds to wait for the signer to issue the certificate.
     type: int
     default: 60
+  restart_webhook:
+    description:
+      - After issuing a certificate, restart the webhook Deployment of the install flavour whose
+        Service the certificate serves (C(vpc-admission-webhook-deployment) or
+        C(vpc-admission-webhook)) the way C(kubectl rollout restart) does, so the webhook loads
+        the new certificate.
+    type: bool
+    default: false
+  wait_rollout:
+    description: After a restart, wait until the webhook Deployment has rolled out.
+    type: bool
+    default: false
+  rollout_timeout:
+    description: Seconds to wait for the rollout with O(wait_rollout).
+    type: int
+    default: 300
+  recreate_stuck_pods:
+    description:
+      - When the old certificate had expired or was unusable, delete the Windows pods (pods
+        whose C(nodeSelector) says C(kubernetes.io/os=windows)) stuck in C(ContainerCreating)
+        that a controller will re-create. Pods that no controller owns are listed in
+        RV(stuck_bare_pods), never deleted.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -184,6 +208,24 @@ csr:
   returned: when a certificate was issued
   type: dict
   sample: {name: vpc-admission-webhook.kube-system, api_version: v1beta1, signer: null}
+restarted:
+  description: Webhook Deployments restarted (or that would be, in check mode), as namespace/name.
+  returned: always
+  type: list
+  elements: str
+  sample: [kube-system/vpc-admission-webhook]
+recreated_pods:
+  description: Stuck Windows pods deleted for their controller to re-create (namespace/name).
+  returned: always
+  type: list
+  elements: str
+  sample: [default/windows-app-5d9c7b-x2x7q]
+stuck_bare_pods:
+  description: Stuck Windows pods that no controller owns; delete and re-create them yourself.
+  returned: always
+  type: list
+  elements: str
+  sample: [default/one-off]
 not_after:
   description: End of validity of the certificate in the Secret now.
   returned: when there is a valid certificate
@@ -192,13 +234,19 @@ not_after:
 """
 
 import base64
+import datetime
+import time
 
 from ansible_collections.eksops.windows.plugins.module_utils import certificates, csr, procedure
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import EksClusterModule
-from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import read_or_none
+from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import (
+    MERGE_PATCH,
+    delete_or_gone,
+    read_or_none,
+)
 
 try:
-    from kubernetes.client import CoreV1Api
+    from kubernetes.client import AppsV1Api, CoreV1Api
 except ImportError:
     pass  # reported by EksClusterModule.kube
 
@@ -277,6 +325,89 @@ def write_secret(module, core, secret, key_pem, cert_pem):
                      core.replace_namespaced_secret, SECRET, NAMESPACE, body)
 
 
+def webhook_deployment(service):
+    for names in procedure.LEGACY_FLAVOURS.values():
+        if names["webhook_service"] == service:
+            return names["webhook_deployment"]
+    return None
+
+
+def restart(module, apps, name):
+    """What `kubectl rollout restart` does: a new pod-template annotation; True if it exists."""
+    what = "Restarting Deployment %s/%s" % (NAMESPACE, name)
+    if read_or_none(module, what, apps.read_namespaced_deployment, name, NAMESPACE) is None:
+        module.warn("The webhook Deployment %s/%s does not exist; nothing restarted." % (NAMESPACE, name))
+        return False
+    if not module.check_mode:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        module.kube_call(what, apps.patch_namespaced_deployment, name, NAMESPACE,
+                         {"spec": {"template": {"metadata": {"annotations": {
+                             "kubectl.kubernetes.io/restartedAt": stamp}}}}},
+                         _content_type=MERGE_PATCH)
+    return True
+
+
+def wait_for_rollout(module, apps, name, timeout):
+    deadline = time.time() + timeout
+    while True:
+        deployment = module.kube_call("Reading Deployment %s/%s" % (NAMESPACE, name),
+                                      apps.read_namespaced_deployment, name, NAMESPACE)
+        status, wanted = deployment.status, deployment.spec.replicas or 0
+        if ((status.observed_generation or 0) >= deployment.metadata.generation
+                and (status.updated_replicas or 0) >= wanted
+                and (status.available_replicas or 0) >= wanted
+                and (status.replicas or 0) <= wanted):
+            return
+        if time.time() >= deadline:
+            module.fail_json(msg="The certificate was renewed and stored, but Deployment %s/%s did "
+                                 "not finish rolling out within %d s (%s of %s pods updated and "
+                                 "available)." % (NAMESPACE, name, timeout,
+                                                  status.available_replicas or 0, wanted))
+        time.sleep(2)
+
+
+def is_stuck_windows_pod(pod):
+    selector = pod.spec.node_selector or {}
+    windows = "windows" in (selector.get("kubernetes.io/os"), selector.get("beta.kubernetes.io/os"))
+    statuses = (pod.status.container_statuses or []) if pod.status else []
+    return windows and any(
+        c.state and c.state.waiting and c.state.waiting.reason == "ContainerCreating"
+        for c in statuses)
+
+
+def handle_stuck_pods(module, core):
+    """Delete stuck Windows pods a controller owns; return (deleted, bare) as ns/name lists."""
+    pods = module.kube_call("Listing pending pods", core.list_pod_for_all_namespaces,
+                            field_selector="status.phase=Pending")
+    deleted, bare = [], []
+    for pod in pods.items:
+        if not is_stuck_windows_pod(pod):
+            continue
+        name = "%s/%s" % (pod.metadata.namespace, pod.metadata.name)
+        if any(o.controller for o in pod.metadata.owner_references or []):
+            if not module.check_mode:
+                delete_or_gone(module, "Deleting pod " + name, core.delete_namespaced_pod,
+                               pod.metadata.name, pod.metadata.namespace)
+            deleted.append(name)
+        else:
+            bare.append(name)
+    return deleted, bare
+
+
+def after_renewal(module, core, service, previous, result):
+    """The rest of the seed's renewal procedure: restart the webhook, then stuck pods."""
+    apps = AppsV1Api(module.kube)
+    deployment = webhook_deployment(service)
+    if module.params["restart_webhook"] and deployment and restart(module, apps, deployment):
+        result["restarted"].append("%s/%s" % (NAMESPACE, deployment))
+        if module.params["wait_rollout"] and not module.check_mode:
+            wait_for_rollout(module, apps, deployment, module.params["rollout_timeout"])
+    broken = (not previous.get("present") or previous.get("expired")
+              or not previous.get("valid_pem") or previous.get("key_matches") is False)
+    if module.params["recreate_stuck_pods"] and broken:
+        result["recreated_pods"], result["stuck_bare_pods"] = handle_stuck_pods(module, core)
+
+
 def main():
     module = EksClusterModule(
         argument_spec=dict(
@@ -287,6 +418,10 @@ def main():
             csr_api=dict(type="str", choices=["auto", "v1beta1", "v1"], default="auto"),
             signer_name=dict(type="str"),
             wait_timeout=dict(type="int", default=60),
+            restart_webhook=dict(type="bool", default=False),
+            wait_rollout=dict(type="bool", default=False),
+            rollout_timeout=dict(type="int", default=300),
+            recreate_stuck_pods=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -301,7 +436,8 @@ def main():
     before = describe(secret, ca_pem)
     service = find_service(module, core)
     result = {"changed": False, "certificate": before, "service_name": service,
-              "renewal_reason": None}
+              "renewal_reason": None, "restarted": [], "recreated_pods": [],
+              "stuck_bare_pods": []}
     if before.get("not_after"):
         result["not_after"] = before["not_after"]
     if module.params["state"] == "inspect":
@@ -328,6 +464,7 @@ def main():
     result.update(changed=True, previous=before,
                   csr={"name": csr_name, "api_version": api_version, "signer": signer})
     if module.check_mode:
+        after_renewal(module, core, service, before, result)
         if module._diff:
             result["diff"] = {"before": diff_view(before),
                               "after": {"present": True, "dns_names": expected,
@@ -355,6 +492,7 @@ def main():
     after = certificates.inspect(cert_pem, key_pem, ca_pem)
     after.update(present=True, serves=describe_serves(after))
     result.update(certificate=after, not_after=after["not_after"])
+    after_renewal(module, core, service, before, result)
     if module._diff:
         result["diff"] = {"before": diff_view(before), "after": diff_view(after)}
     module.exit_json(**result)

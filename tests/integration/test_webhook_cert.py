@@ -159,3 +159,78 @@ def test_present_without_legacy_support_is_refused(lab):
     rc, parsed, _raw = run(lab, ["none"], "-e", "cert_state=present")
     assert rc != 0
     assert "legacy support is not installed" in task_results(parsed, TASK)["none"]["msg"]
+
+
+ROLE_TASK = "Renew the webhook certificate when it needs it"
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def windows_app_pods(lab, cluster):
+    return [p for p in lab.get(cluster, PODS)["items"]
+            if p["metadata"].get("labels", {}).get("app") == "windows-app"
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+def stick_owned_windows_pod(lab, cluster):
+    """The Deployment's pod, as it looks on a Windows node whose webhook certificate expired."""
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+    while not windows_app_pods(lab, cluster):
+        assert datetime.datetime.now() < deadline, "the ReplicaSet made no pod"
+    pod = windows_app_pods(lab, cluster)[0]
+    pod["status"] = {"phase": "Pending", "containerStatuses": [{
+        "name": "iis", "ready": False, "restartCount": 0,
+        "image": "mcr.microsoft.com/windows/servercore/iis", "imageID": "",
+        "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+    kube.request(lab.admin_api(cluster), "PUT", f"{PODS}/{pod['metadata']['name']}/status",
+                 body=pod)
+    return pod["metadata"]["name"], pod["metadata"]["uid"]
+
+
+def restarted_at(lab, cluster, deployment):
+    found = lab.get(cluster, f"/apis/apps/v1/namespaces/kube-system/deployments/{deployment}")
+    return (found["spec"]["template"]["metadata"].get("annotations") or {}).get(
+        "kubectl.kubernetes.io/restartedAt")
+
+
+def test_cert_renew_role_restarts_the_webhook_and_recreates_stuck_pods(lab):
+    hosts = ["renew-expired", "renew-soon"]
+    owned, owned_uid = stick_owned_windows_pod(lab, "renew-expired")
+
+    before, secrets = writes(lab, hosts), {n: secret(lab, n) for n in hosts}
+    rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", ",".join(hosts),
+                                       check=True)
+    assert rc == 0, raw
+    planned = task_results(parsed, ROLE_TASK)["renew-expired"]
+    assert planned["restarted"] == ["kube-system/vpc-admission-webhook-deployment"]
+    assert planned["recreated_pods"] == [f"default/{owned}"]
+    assert planned["stuck_bare_pods"] == ["default/one-off"]
+    assert writes(lab, hosts) == before and {n: secret(lab, n) for n in hosts} == secrets
+
+    rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", ",".join(hosts))
+    assert rc == 0, raw
+    results = task_results(parsed, ROLE_TASK)
+    for name in hosts:
+        assert certificate(lab, name).not_valid_after_utc - datetime.datetime.now(
+            datetime.timezone.utc) > datetime.timedelta(days=364)
+    assert restarted_at(lab, "renew-expired", "vpc-admission-webhook-deployment")
+    assert restarted_at(lab, "renew-soon", "vpc-admission-webhook")
+    assert results["renew-soon"]["restarted"] == ["kube-system/vpc-admission-webhook"]
+    assert results["renew-soon"]["recreated_pods"] == []  # its certificate had not expired
+    assert results["renew-expired"]["recreated_pods"] == [f"default/{owned}"]
+    assert results["renew-expired"]["stuck_bare_pods"] == ["default/one-off"]
+    names = [p["metadata"]["name"] for p in lab.get("renew-expired", PODS)["items"]]
+    assert "one-off" in names  # bare pods are listed, never deleted
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+    while True:  # the ReplicaSet re-creates the deleted pod
+        uids = [p["metadata"]["uid"] for p in windows_app_pods(lab, "renew-expired")]
+        if uids and owned_uid not in uids:
+            break
+        assert datetime.datetime.now() < deadline, uids
+    stats = parsed["global_custom_stats"]["eksops_windows_cert_renew"]
+    assert stats["renew-expired"]["stuck_bare_pods"] == ["default/one-off"]
+
+    before = writes(lab, hosts)
+    rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", ",".join(hosts))
+    assert rc == 0, raw
+    assert all(s["changed"] == 0 for s in parsed["stats"].values())
+    assert writes(lab, hosts) == before

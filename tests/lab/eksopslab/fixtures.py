@@ -7,6 +7,9 @@ what the installers leave on a cluster.
 
 import base64
 import datetime
+import time
+
+import kubernetes
 
 import yaml
 
@@ -287,6 +290,17 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
     return list(unique.values())
 
 
-def apply(api, objects):
+def apply(api, objects, timeout=30):
     for obj in objects:
-        create(api, obj)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                create(api, obj)
+                break
+            except kubernetes.client.exceptions.ApiException as error:
+                # a Pod needs its namespace's default ServiceAccount, which the controller
+                # manager creates a moment after it starts
+                waiting = error.status == 403 and "serviceaccount" in (error.body or "")
+                if not waiting or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
