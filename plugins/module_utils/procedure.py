@@ -59,6 +59,27 @@ LEGACY_SHARED = {
 }
 # Belongs to EKS itself: never delete it.
 EKS_OWN_WEBHOOK = "vpc-resource-mutating-webhook"
+# The kind of each entry of the two tables above, and whether it lives in LEGACY_NAMESPACE.
+LEGACY_KINDS = {
+    "mutating_webhook_configuration": ("MutatingWebhookConfiguration", False),
+    "webhook_deployment": ("Deployment", True),
+    "controller_deployment": ("Deployment", True),
+    "webhook_service": ("Service", True),
+    "secret": ("Secret", True),
+    "csr": ("CertificateSigningRequest", False),
+    "cluster_role_binding": ("ClusterRoleBinding", False),
+    "cluster_role": ("ClusterRole", False),
+    "service_account": ("ServiceAccount", True),
+}
+# Removal order: the webhook configuration first, so that the API server sends no pod creation
+# to a webhook that is going away; then the workloads, what they used, and the identity last.
+LEGACY_REMOVAL_ORDER = (
+    "MutatingWebhookConfiguration", "Deployment", "Service", "Secret",
+    "CertificateSigningRequest", "ClusterRoleBinding", "ClusterRole", "ServiceAccount",
+)
+# certificates.k8s.io/v1 (the API the CSRs are read and deleted through) is served from 1.19.
+CERTIFICATES_V1_FROM = (1, 19)
+
 
 
 class VersionError(ValueError):
@@ -140,6 +161,37 @@ def policy_needed(state, has_linux_nodes, security_groups_for_pods):
         return False, ("Linux nodes use security groups for pods, which need the policy: "
                        "it stays attached")
     return True, "nothing else on the cluster needs the policy"
+
+
+def legacy_objects():
+    """Every object a legacy install of any flavour can leave, in removal order: dicts of
+    kind, name, namespace (None when cluster-scoped) and flavour (None when shared)."""
+    entries = [(key, name, None) for key, name in LEGACY_SHARED.items()]
+    for flavour, names in sorted(LEGACY_FLAVOURS.items()):
+        entries += [(key, name, flavour) for key, name in names.items()]
+    objects = []
+    for key, name, flavour in entries:
+        kind, namespaced = LEGACY_KINDS[key]
+        objects.append({"kind": kind, "name": name, "flavour": flavour,
+                        "namespace": LEGACY_NAMESPACE if namespaced else None})
+    objects.sort(key=lambda o: (LEGACY_REMOVAL_ORDER.index(o["kind"]), o["flavour"] is None,
+                                o["flavour"] or "", o["name"]))
+    return objects
+
+
+def legacy_flavours(found):
+    """The install flavours that objects found on a cluster belong to, sorted ([] when only
+    shared objects, or nothing, remain)."""
+    return sorted(set(o["flavour"] for o in found if o.get("flavour")))
+
+
+def serves_certificates_v1(version):
+    """Whether a cluster of Kubernetes `version` serves certificates.k8s.io/v1; True when the
+    version cannot be read (the read then answers for itself)."""
+    try:
+        return parse_minor(version) >= CERTIFICATES_V1_FROM
+    except VersionError:
+        return True
 
 
 def truthy(value):
