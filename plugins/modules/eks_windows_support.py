@@ -299,8 +299,9 @@ def main():
             msg="EKS cluster '%s' still runs legacy Windows support (found: %s). The control plane "
                 "ignores Windows IPAM while Deployment kube-system/vpc-resource-controller exists. "
                 "Delete these objects by name first (not with 'kubectl delete -f': the legacy "
-                "manifests use API versions that Kubernetes 1.22 removed), then enable. Never "
-                "delete vpc-resource-mutating-webhook: it belongs to EKS."
+                "manifests use API versions that Kubernetes 1.22 removed), then enable. Remove "
+                "them with the eksops.windows.legacy_remove role (or playbook), which does exactly "
+                "that. Never delete vpc-resource-mutating-webhook: it belongs to EKS."
                 % (cluster["name"], legacy.describe(found)),
             legacy_objects=found)
 

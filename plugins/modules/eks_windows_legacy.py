@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: eks_windows_legacy
+short_description: Remove legacy (data-plane) Windows support from an EKS cluster
+version_added: 0.1.0
+description:
+  - Removes what legacy Windows support left on a cluster, in one call per cluster, the way the
+    EKS procedure says. Every object is deleted by name, through the API versions current
+    Kubernetes serves (C(apps/v1), C(v1), C(rbac.authorization.k8s.io/v1),
+    C(admissionregistration.k8s.io/v1), C(certificates.k8s.io/v1)). The legacy manifests use
+    API versions that Kubernetes 1.22 removed, so C(kubectl delete -f) fails there.
+  - "Both install flavours are recognised. The S3 scripts / kubectl / PowerShell flavour
+    (C(script)) leaves Deployment C(vpc-admission-webhook-deployment), Service
+    C(vpc-admission-webhook-svc) and CertificateSigningRequest
+    C(vpc-admission-webhook-svc.kube-system); the eksctl flavour leaves Deployment and Service
+    C(vpc-admission-webhook) and CertificateSigningRequest C(vpc-admission-webhook.kube-system).
+    Both leave MutatingWebhookConfiguration C(vpc-admission-webhook-cfg), Secret
+    C(vpc-admission-webhook-certs), and the controller's ClusterRole, ClusterRoleBinding,
+    ServiceAccount and Deployment C(vpc-resource-controller). Namespaced objects are in
+    C(kube-system)."
+  - "Deletion order: the webhook configuration first (so that no pod creation is sent to a
+    webhook being removed), then the Deployments (their ReplicaSets and Pods follow, background
+    propagation), Services, Secret, CertificateSigningRequests, ClusterRoleBinding, ClusterRole
+    and ServiceAccount."
+  - Nothing else is touched. EKS's own MutatingWebhookConfiguration
+    C(vpc-resource-mutating-webhook) is never deleted, nor is the C(amazon-vpc-cni) ConfigMap.
+  - After the removal, enable control-plane Windows support with
+    M(eksops.windows.eks_windows_support), which refuses while the legacy controller exists.
+author:
+  - eksops.windows maintainers (!UNKNOWN)
+attributes:
+  check_mode:
+    support: full
+    description: Reads every candidate object by name, deletes nothing, and returns the list of
+      objects that would be deleted.
+  diff_mode:
+    support: full
+    description: Shows the legacy objects present before and after.
+options:
+  state:
+    description:
+      - C(absent) removes every legacy object of either install flavour that the cluster has.
+    type: str
+    choices: [absent]
+    required: true
+extends_documentation_fragment:
+  - eksops.windows.attributes.ACTION_GROUP
+  - eksops.windows.cluster
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Each candidate object is read by name (12 reads in all), then each one found is deleted by name.
+    A deletion that answers 404 (someone else removed the object in between) counts as done.
+  - Certificate signing requests are read through C(certificates.k8s.io/v1), which Kubernetes
+    serves from 1.19. On clusters that DescribeCluster reports as older, they are skipped with a
+    warning; approved requests are garbage-collected after one hour anyway.
+"""
+
+EXAMPLES = r"""
+- name: See which legacy objects a cluster has, without deleting anything
+  eksops.windows.eks_windows_legacy:
+    cluster_name: prod
+    region: eu-west-1
+    state: absent
+  check_mode: true
+  diff: true
+
+- name: Remove legacy Windows support, then enable control-plane support
+  block:
+    - name: Remove the legacy components
+      eksops.windows.eks_windows_legacy:
+        cluster_name: prod
+        region: eu-west-1
+        state: absent
+
+    - name: Enable control-plane Windows support
+      eksops.windows.eks_windows_support:
+        cluster_name: prod
+        region: eu-west-1
+        state: enabled
+"""
+
+RETURN = r"""
+cluster:
+  description: The cluster as DescribeCluster returns it (see M(eksops.windows.eks_windows_info)).
+  returned: always
+  type: dict
+  sample: {name: prod, version: "1.21", platform_version: eks.3, partition: aws}
+flavours:
+  description:
+    - The install flavours whose own objects (webhook Deployment, Service or CSR) were found,
+      sorted. C([eksctl, script]) means both; an empty list means none (only objects that both
+      flavours share, or nothing at all).
+  returned: always
+  type: list
+  elements: str
+  sample: [script]
+found:
+  description: Every legacy object found before the removal, in deletion order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: The object's kind.
+      type: str
+      sample: Deployment
+    name:
+      description: Its name.
+      type: str
+      sample: vpc-admission-webhook-deployment
+    namespace:
+      description: Its namespace, or null when it is cluster-scoped.
+      type: str
+      sample: kube-system
+    flavour:
+      description: The install flavour it belongs to, or null when both flavours share it.
+      type: str
+      sample: script
+deleted:
+  description:
+    - The objects deleted, in the order they were deleted; in check mode, the objects that
+      would be deleted. An object already gone when its deletion was sent is not listed.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: The object's kind.
+      type: str
+      sample: MutatingWebhookConfiguration
+    name:
+      description: Its name.
+      type: str
+      sample: vpc-admission-webhook-cfg
+    namespace:
+      description: Its namespace, or null when it is cluster-scoped.
+      type: str
+      sample: null
+  sample:
+    - {kind: MutatingWebhookConfiguration, name: vpc-admission-webhook-cfg, namespace: null}
+    - {kind: Deployment, name: vpc-admission-webhook-deployment, namespace: kube-system}
+"""
+
+from ansible_collections.eksops.windows.plugins.module_utils import legacy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
+    EksClusterModule,
+    public_cluster_facts,
+)
+
+
+def main():
+    module = EksClusterModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["absent"], required=True),
+        ),
+        supports_check_mode=True,
+    )
+    cluster = module.cluster
+    api = module.kube
+    include_csrs = procedure.serves_certificates_v1(cluster["version"])
+    if not include_csrs:
+        module.warn("EKS cluster '%s' runs Kubernetes %s, which does not serve "
+                    "certificates.k8s.io/v1: legacy CertificateSigningRequests were not looked "
+                    "for (approved ones are garbage-collected after one hour)."
+                    % (cluster["name"], cluster["version"]))
+    found = legacy.find_legacy_objects(module, api, include_csrs=include_csrs)
+
+    deleted = []
+    for obj in found:
+        if module.check_mode or legacy.delete_legacy_object(module, api, obj):
+            deleted.append({"kind": obj["kind"], "name": obj["name"],
+                            "namespace": obj["namespace"]})
+
+    result = dict(changed=bool(deleted), cluster=public_cluster_facts(cluster),
+                  flavours=procedure.legacy_flavours(found), found=found, deleted=deleted)
+    if module._diff:
+        header = "%s (%s)" % (cluster["name"], cluster["region"])
+        result["diff"] = {
+            "before": {"legacy_objects": [legacy.label(o) for o in found]},
+            "after": {"legacy_objects": []},
+            "before_header": header,
+            "after_header": header,
+        }
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
