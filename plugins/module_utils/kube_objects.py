@@ -50,7 +50,8 @@ def container_env(workload, container_name=None):
     return {}
 
 
-def raw(module, what, api, method, path, body=None, missing_ok=False):
+def raw(module, what, api, method, path, body=None, missing_ok=False,
+        content_type="application/json"):
     """One request with a JSON body, for APIs the typed clients lack (certificates v1beta1);
     returns the decoded object, or None on 404 when `missing_ok`."""
     import json  # pylint: disable=import-outside-toplevel
@@ -58,7 +59,7 @@ def raw(module, what, api, method, path, body=None, missing_ok=False):
     def call():
         response = api.call_api(
             path, method, header_params={"Accept": "application/json",
-                                         "Content-Type": "application/json"},
+                                         "Content-Type": content_type},
             body=body, auth_settings=["BearerToken"], _return_http_data_only=True,
             _preload_content=False)
         return json.loads(response.data) if response.data else {}

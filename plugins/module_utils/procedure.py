@@ -81,7 +81,6 @@ LEGACY_REMOVAL_ORDER = (
 CERTIFICATES_V1_FROM = (1, 19)
 
 
-
 class VersionError(ValueError):
     pass
 
@@ -196,3 +195,35 @@ def serves_certificates_v1(version):
 
 def truthy(value):
     return str(value).strip().lower() == "true"
+
+
+# --- legacy install: the images of the seed's era, from Amazon's ECR in the cluster's region ---
+LEGACY_IMAGE_TAG = "v0.2.7"
+LEGACY_CONTROLLER_IMAGE = "eks/windows-vpc-resource-controller"
+LEGACY_WEBHOOK_IMAGE = "eks/vpc-admission-webhook"
+ECR_DEFAULT_ACCOUNT = "602401143452"
+ECR_ACCOUNTS = {
+    "af-south-1": "877085696533",
+    "ap-east-1": "800184023465",
+    "ap-south-2": "900889452093",
+    "ap-southeast-3": "296578399912",
+    "ap-southeast-4": "491585149902",
+    "ca-west-1": "761377655185",
+    "eu-central-2": "900612956339",
+    "eu-south-1": "590381155156",
+    "eu-south-2": "455263428931",
+    "il-central-1": "066635153087",
+    "me-central-1": "759879836304",
+    "me-south-1": "558608220178",
+    "cn-north-1": "918309763551",
+    "cn-northwest-1": "961992271922",
+    "us-gov-east-1": "151742754352",
+    "us-gov-west-1": "013241004608",
+}
+KUBE_PROXY_WINDOWS_BINDING = "eks:kube-proxy-windows"
+
+
+def ecr_registry(region):
+    """<account>.dkr.ecr.<region>.<dns suffix> of Amazon's EKS images for a region."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return "%s.dkr.ecr.%s.%s" % (ECR_ACCOUNTS.get(region, ECR_DEFAULT_ACCOUNT), region, suffix)

@@ -105,6 +105,23 @@ cluster:
       description: Cluster tags.
       type: dict
       sample: {team: platform}
+support:
+  description: What the version table says about control-plane Windows support.
+  returned: always
+  type: dict
+  contains:
+    supported:
+      description: Whether control-plane Windows support is possible.
+      type: bool
+      sample: false
+    minimum_platform:
+      description: The platform version the cluster's Kubernetes version needs, if any.
+      type: str
+      sample: eks.7
+    reason:
+      description: The verdict in words.
+      type: str
+      sample: Kubernetes 1.19 on platform eks.6 is below the minimum platform version eks.7 ...
 server_version:
   description: What the API server's C(/version) says.
   returned: always
@@ -168,6 +185,7 @@ auth_method:
   sample: eks-token
 """
 
+from ansible_collections.eksops.windows.plugins.module_utils import procedure
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -206,9 +224,14 @@ def main():
     for node in facts:
         os_name = node["os"] or "unknown"
         counts[os_name] = counts.get(os_name, 0) + 1
+    try:
+        support = procedure.control_plane_support(cluster["version"], cluster["platform_version"])
+    except procedure.VersionError as e:
+        support = {"supported": False, "minimum_platform": None, "reason": str(e)}
     module.exit_json(
         changed=False,
         cluster=public_cluster_facts(cluster),
+        support=support,
         server_version={"git_version": version.git_version, "major": version.major,
                         "minor": version.minor},
         nodes=facts,

@@ -48,9 +48,30 @@ options:
   state:
     description:
       - C(absent) removes every legacy object of either install flavour that the cluster has.
+      - C(present) installs legacy support on a cluster below the version table of control-plane
+        support (others are refused unless O(force)), when it has a Linux node (Fargate alone
+        cannot run CoreDNS for legacy support). It deploys the vpc-resource-controller
+        (ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment), the webhook Service and
+        Deployment, the MutatingWebhookConfiguration (C(admissionregistration.k8s.io/v1), the
+        cluster CA as caBundle) and the ClusterRoleBinding C(eks:kube-proxy-windows), with the
+        images of the cluster's region and partition. Objects that already hold what is wanted
+        are left alone; others get a merge patch, never a replacement. The webhook certificate
+        is M(eksops.windows.vpc_webhook_cert)'s job (the C(eksops.windows.legacy_install) role
+        runs both).
     type: str
-    choices: [absent]
+    choices: [absent, present]
     required: true
+  flavour:
+    description:
+      - With O(state=present), the object names to use, those of the documented S3/kubectl
+        install (C(script)) or eksctl's.
+    type: str
+    choices: [script, eksctl]
+    default: script
+  force:
+    description: With O(state=present), install even on a cluster that qualifies for control-plane support.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -149,24 +170,97 @@ deleted:
   sample:
     - {kind: MutatingWebhookConfiguration, name: vpc-admission-webhook-cfg, namespace: null}
     - {kind: Deployment, name: vpc-admission-webhook-deployment, namespace: kube-system}
+objects:
+  description: With O(state=present), every object of the install and what was done to it.
+  returned: when state is present
+  type: list
+  elements: dict
+  sample: [{object: Deployment kube-system/vpc-resource-controller, action: created}]
+  contains:
+    object:
+      description: Kind and namespace/name.
+      type: str
+    action:
+      description: C(created), C(patched) (a merge patch of the fields the install manages) or C(none).
+      type: str
+webhook_service:
+  description: The webhook Service name of the flavour installed (for M(eksops.windows.vpc_webhook_cert)).
+  returned: when state is present
+  type: str
+  sample: vpc-admission-webhook-svc
+flavour:
+  description: The flavour installed.
+  returned: when state is present
+  type: str
+  sample: script
+support:
+  description: The version table's verdict (see M(eksops.windows.eks_windows_info)).
+  returned: when state is present
+  type: dict
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import legacy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import legacy, legacy_install, procedure
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )
 
+try:
+    from kubernetes.client import CoreV1Api
+except ImportError:
+    pass  # reported by EksClusterModule.kube
+
+
+def install(module, cluster, api):
+    try:
+        support = procedure.control_plane_support(cluster["version"], cluster["platform_version"])
+    except procedure.VersionError as e:
+        module.fail_json(msg="Cannot judge EKS cluster '%s': %s" % (cluster["name"], e))
+    if support["supported"] and not module.params["force"]:
+        module.fail_json(msg="EKS cluster '%s' does not need legacy Windows support: %s Use the "
+                             "eksops.windows.enable role instead (force=true installs legacy "
+                             "support anyway)." % (cluster["name"], support["reason"]),
+                         support=support)
+    nodes = module.kube_call("Listing nodes", CoreV1Api(api).list_node)
+    linux = [n for n in nodes.items
+             if (n.metadata.labels or {}).get("kubernetes.io/os") == "linux"
+             and (n.metadata.labels or {}).get("eks.amazonaws.com/compute-type") != "fargate"]
+    if not linux:
+        module.fail_json(msg="EKS cluster '%s' has no Linux node: legacy Windows support runs its "
+                             "controller and webhook, and CoreDNS, on Linux nodes (a Fargate "
+                             "profile is not enough). Add a Linux node group first."
+                             % cluster["name"])
+    objects = []
+    for obj in legacy_install.manifests(cluster["region"], cluster["ca_data"],
+                                        module.params["flavour"]):
+        objects.append({"object": legacy_install.describe(obj),
+                        "action": legacy_install.ensure(module, api, obj)})
+    changed = [o["object"] for o in objects if o["action"] != "none"]
+    result = dict(changed=bool(changed), cluster=public_cluster_facts(cluster), support=support,
+                  objects=objects, flavour=module.params["flavour"],
+                  webhook_service=procedure.LEGACY_FLAVOURS[module.params["flavour"]][
+                      "webhook_service"])
+    if module._diff:
+        header = "%s (%s)" % (cluster["name"], cluster["region"])
+        result["diff"] = {"before": {"created_or_patched": []},
+                          "after": {"created_or_patched": changed},
+                          "before_header": header, "after_header": header}
+    module.exit_json(**result)
+
 
 def main():
     module = EksClusterModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["absent"], required=True),
+            state=dict(type="str", choices=["absent", "present"], required=True),
+            flavour=dict(type="str", choices=["script", "eksctl"], default="script"),
+            force=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     cluster = module.cluster
     api = module.kube
+    if module.params["state"] == "present":
+        install(module, cluster, api)
     include_csrs = procedure.serves_certificates_v1(cluster["version"])
     if not include_csrs:
         module.warn("EKS cluster '%s' runs Kubernetes %s, which does not serve "

@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Installing legacy (data-plane) Windows support: the objects, and ensuring them one by one.
+
+The manifests are the seed's, written for today's APIs (apps/v1, rbac v1, admissionregistration
+v1 with sideEffects and admissionReviewVersions), with the images of the cluster's region and
+partition. Objects that exist and already hold what we want are left alone; objects that differ
+get a merge patch of the fields we manage; nothing is replaced.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.eksops.windows.plugins.module_utils import procedure
+from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import MERGE_PATCH, raw
+
+DEFAULT_FLAVOUR = "script"  # the names of the documented S3/kubectl install
+LINUX_AMD64 = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+PATHS = {
+    # kind: (API path prefix, plural, namespaced)
+    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
+    "Service": ("/api/v1", "services", True),
+    "Deployment": ("/apis/apps/v1", "deployments", True),
+    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "MutatingWebhookConfiguration": (
+        "/apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
+}
+
+
+def _deployment(name, labels, pod_spec, strategy=None):
+    spec = {"replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec}}
+    if strategy:
+        spec["strategy"] = {"type": strategy}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": procedure.LEGACY_NAMESPACE,
+                         "labels": labels}, "spec": spec}
+
+
+def manifests(region, ca_bundle, flavour=DEFAULT_FLAVOUR):
+    """Every object of a legacy install except the certificate Secret, in creation order.
+
+    `ca_bundle` is the cluster CA as DescribeCluster returns it (base64 PEM).
+    """
+    names, shared = procedure.LEGACY_FLAVOURS[flavour], procedure.LEGACY_SHARED
+    namespace = procedure.LEGACY_NAMESPACE
+    registry = procedure.ecr_registry(region)
+    controller = procedure.LEGACY_CONTROLLER
+    webhook_labels = {"app": "vpc-admission-webhook"}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": shared["service_account"], "namespace": namespace}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": shared["cluster_role"]},
+         "rules": [{"apiGroups": [""],
+                    "resources": ["nodes", "nodes/status", "pods", "configmaps"],
+                    "verbs": ["update", "get", "list", "watch", "patch", "create"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": shared["cluster_role_binding"]},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": shared["cluster_role"]},
+         "subjects": [{"kind": "ServiceAccount", "name": shared["service_account"],
+                       "namespace": namespace}]},
+        _deployment(shared["controller_deployment"], {"app": controller}, {
+            "serviceAccountName": shared["service_account"],
+            "hostNetwork": True,
+            "nodeSelector": dict(LINUX_AMD64),
+            "containers": [{
+                "name": controller,
+                "image": "%s/%s:%s" % (registry, procedure.LEGACY_CONTROLLER_IMAGE,
+                                       procedure.LEGACY_IMAGE_TAG),
+                "command": ["/vpc-resource-controller"],
+                "args": ["-stderrthreshold=info"],
+                "imagePullPolicy": "Always",
+                "livenessProbe": {"httpGet": {"host": "127.0.0.1", "path": "/healthz",
+                                              "port": 61779, "scheme": "HTTP"},
+                                  "initialDelaySeconds": 30, "periodSeconds": 30,
+                                  "timeoutSeconds": 5, "failureThreshold": 5},
+                "securityContext": {"privileged": True},
+            }],
+        }),
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": names["webhook_service"], "namespace": namespace,
+                      "labels": dict(webhook_labels)},
+         "spec": {"ports": [{"port": 443, "targetPort": 443}], "selector": dict(webhook_labels)}},
+        _deployment(names["webhook_deployment"], webhook_labels, {
+            "hostNetwork": True,
+            "nodeSelector": dict(LINUX_AMD64),
+            "containers": [{
+                "name": "vpc-admission-webhook",
+                "image": "%s/%s:%s" % (registry, procedure.LEGACY_WEBHOOK_IMAGE,
+                                       procedure.LEGACY_IMAGE_TAG),
+                "args": ["-tlsCertFile=/etc/webhook/certs/cert.pem",
+                         "-tlsKeyFile=/etc/webhook/certs/key.pem",
+                         "-OSLabelSelectorOverride=windows", "-alsologtostderr", "-v=4"],
+                "imagePullPolicy": "Always",
+                "volumeMounts": [{"name": "webhook-certs", "mountPath": "/etc/webhook/certs",
+                                  "readOnly": True}],
+            }],
+            "volumes": [{"name": "webhook-certs",
+                         "secret": {"secretName": shared["secret"]}}],
+        }, strategy="Recreate"),
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+         "metadata": {"name": shared["mutating_webhook_configuration"],
+                      "labels": dict(webhook_labels)},
+         "webhooks": [{
+             "name": "vpc-admission-webhook.amazonaws.com",
+             "clientConfig": {"service": {"name": names["webhook_service"],
+                                          "namespace": namespace, "path": "/mutate"},
+                              "caBundle": ca_bundle},
+             "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                        "resources": ["pods"]}],
+             "failurePolicy": "Ignore",
+             "sideEffects": "None",
+             "admissionReviewVersions": ["v1beta1"],
+         }]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": procedure.KUBE_PROXY_WINDOWS_BINDING,
+                      "labels": {"k8s-app": "kube-proxy",
+                                 "eks.amazonaws.com/component": "kube-proxy"}},
+         "subjects": [{"kind": "Group", "name": procedure.KUBE_PROXY_WINDOWS_BINDING,
+                       "apiGroup": "rbac.authorization.k8s.io"}],
+         "roleRef": {"kind": "ClusterRole", "name": "system:node-proxier",
+                     "apiGroup": "rbac.authorization.k8s.io"}},
+    ]
+
+
+def contains(actual, desired):
+    """Whether `actual` (what the server returns, with its defaults) holds all of `desired`."""
+    if isinstance(desired, dict):
+        return isinstance(actual, dict) and all(
+            k in actual and contains(actual[k], v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return (isinstance(actual, list) and len(actual) == len(desired)
+                and all(contains(a, d) for a, d in zip(actual, desired)))
+    return actual == desired
+
+
+def object_path(obj):
+    prefix, plural, namespaced = PATHS[obj["kind"]]
+    if namespaced:
+        return "%s/namespaces/%s/%s" % (prefix, obj["metadata"]["namespace"], plural)
+    return "%s/%s" % (prefix, plural)
+
+
+def describe(obj):
+    namespace = obj["metadata"].get("namespace")
+    name = obj["metadata"]["name"]
+    return "%s %s" % (obj["kind"], "%s/%s" % (namespace, name) if namespace else name)
+
+
+def managed_fields(obj):
+    """The merge patch that makes an existing object hold what we want (not its name)."""
+    patch = dict((k, v) for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata"))
+    labels = obj["metadata"].get("labels")
+    if labels:
+        patch["metadata"] = {"labels": labels}
+    return patch
+
+
+def ensure(module, api, obj):
+    """Create `obj` when missing, merge-patch it when it differs; returns the action taken."""
+    collection = object_path(obj)
+    path = "%s/%s" % (collection, obj["metadata"]["name"])
+    what = describe(obj)
+    current = raw(module, "Reading " + what, api, "GET", path, missing_ok=True)
+    if current is None:
+        if not module.check_mode:
+            raw(module, "Creating " + what, api, "POST", collection, body=obj)
+        return "created"
+    wanted = managed_fields(obj)
+    if contains(current, wanted):
+        return "none"
+    if not module.check_mode:
+        raw(module, "Patching " + what, api, "PATCH", path, body=merge_patch(obj, wanted),
+            content_type=MERGE_PATCH)
+    return "patched"
+
+
+def merge_patch(obj, wanted):
+    """`wanted` as a merge patch. A Deployment going back to Recreate must also drop the
+    rollingUpdate the server defaulted, or the API server rejects it (422)."""
+    strategy = wanted.get("spec", {}).get("strategy") if obj["kind"] == "Deployment" else None
+    if strategy and strategy.get("type") == "Recreate":
+        spec = dict(wanted["spec"], strategy=dict(strategy, rollingUpdate=None))
+        return dict(wanted, spec=spec)
+    return wanted
