@@ -1,0 +1,137 @@
+"""legacy_install and migrate_to_control_plane (issue 4) against the lab."""
+
+import base64
+
+import pytest
+from cryptography import x509
+
+from eksopslab import kube
+from eksopslab.testing import running_lab, task_results
+
+DEPLOY = "Deploy the legacy controller, webhook and kube-proxy binding"
+WRITES = {"create", "update", "patch", "delete"}
+KS = "/apis/apps/v1/namespaces/kube-system/deployments"
+MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+CRB = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+
+
+@pytest.fixture(scope="module", name="lab")
+def legacy_lab(tmp_path_factory):
+    with running_lab(str(tmp_path_factory.mktemp("li")), "legacy_install.yml") as handle:
+        yield handle
+
+
+def writes(lab, names):
+    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
+
+
+def install(lab, hosts, *extra, check=False):
+    return lab.run_playbook("eksops.windows.legacy_install", "-l", ",".join(hosts), *extra,
+                            check=check)
+
+
+def snapshot(lab, name):
+    """Everything a legacy install touches, by kind and name."""
+    found = {}
+    for path in (KS, "/api/v1/namespaces/kube-system/services",
+                 "/api/v1/namespaces/kube-system/secrets",
+                 "/api/v1/namespaces/kube-system/serviceaccounts",
+                 "/apis/rbac.authorization.k8s.io/v1/clusterroles", CRB, MWC,
+                 "/api/v1/namespaces/kube-system/configmaps"):
+        for item in lab.get(name, path)["items"]:
+            if "-token-" in item["metadata"]["name"]:  # generated for ServiceAccounts
+                continue
+            found[(path, item["metadata"]["name"])] = item["metadata"]["uid"]
+    return found
+
+
+def test_check_mode_writes_nothing(lab):
+    before = writes(lab, ["old-119"])
+    rc, parsed, raw = install(lab, ["old-119"], check=True)
+    assert rc == 0, raw
+    result = task_results(parsed, DEPLOY)["old-119"]
+    assert {o["action"] for o in result["objects"]} == {"created"}
+    assert writes(lab, ["old-119"]) == before
+
+
+def test_refusals_say_why(lab):
+    rc, parsed, _raw = install(lab, ["fargate-only", "qualifies"])
+    assert rc != 0
+    results = task_results(parsed, DEPLOY)
+    assert "no Linux node" in results["fargate-only"]["msg"]
+    assert "eksops.windows.enable" in results["qualifies"]["msg"]
+    assert writes(lab, ["fargate-only", "qualifies"]) == {"fargate-only": [], "qualifies": []}
+
+
+def test_install_deploys_everything_with_current_apis(lab):
+    rc, parsed, raw = install(lab, ["old-119", "cn-old"])
+    assert rc == 0, raw
+    for name, registry in (("old-119", "602401143452.dkr.ecr.us-west-2.amazonaws.com"),
+                           ("cn-old", "918309763551.dkr.ecr.cn-north-1.amazonaws.com.cn")):
+        webhook = lab.get(name, f"{KS}/vpc-admission-webhook-deployment")
+        assert webhook["spec"]["template"]["spec"]["containers"][0]["image"] == \
+            f"{registry}/eks/vpc-admission-webhook:v0.2.7"
+        controller = lab.get(name, f"{KS}/vpc-resource-controller")
+        assert controller["spec"]["template"]["spec"]["hostNetwork"] is True
+        hook = lab.get(name, f"{MWC}/vpc-admission-webhook-cfg")["webhooks"][0]
+        with open(lab.cluster(name)["pki"]["ca_file"], "rb") as handle:
+            assert base64.b64decode(hook["clientConfig"]["caBundle"]) == handle.read()
+        assert hook["sideEffects"] == "None"
+        proxy = lab.get(name, f"{CRB}/eks:kube-proxy-windows")
+        assert proxy["roleRef"]["name"] == "system:node-proxier"
+        secret = lab.get(name, "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs")
+        cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["cert.pem"]))
+        assert "vpc-admission-webhook-svc.kube-system.svc" in cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+
+
+def test_second_run_changes_nothing(lab):
+    before = writes(lab, ["old-119", "cn-old"])
+    rc, parsed, raw = install(lab, ["old-119", "cn-old"])
+    assert rc == 0, raw
+    assert all(s["changed"] == 0 for s in parsed["stats"].values())
+    assert writes(lab, ["old-119", "cn-old"]) == before
+
+
+def test_drift_is_patched_not_replaced(lab):
+    api = lab.admin_api("old-119")
+    kube.request(api, "PATCH", f"{KS}/vpc-admission-webhook-deployment",
+                 body={"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": None}}},
+                 content_type="application/merge-patch+json")
+    uid = lab.get("old-119", f"{KS}/vpc-admission-webhook-deployment")["metadata"]["uid"]
+    rc, parsed, raw = install(lab, ["old-119"])
+    assert rc == 0, raw
+    actions = {o["object"]: o["action"] for o in task_results(parsed, DEPLOY)["old-119"]["objects"]}
+    assert actions["Deployment kube-system/vpc-admission-webhook-deployment"] == "patched"
+    assert list(actions.values()).count("patched") == 1
+    after = lab.get("old-119", f"{KS}/vpc-admission-webhook-deployment")
+    assert after["metadata"]["uid"] == uid
+    assert after["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_install_then_remove_leaves_only_the_kube_proxy_binding(lab):
+    before = snapshot(lab, "cn-old")
+    rc, _parsed, raw = lab.run_playbook("eksops.windows.legacy_remove", "-l", "cn-old")
+    assert rc == 0, raw
+    after = snapshot(lab, "cn-old")
+    gone = {name for (_path, name) in set(before) - set(after)}
+    assert gone == {"vpc-admission-webhook-deployment", "vpc-resource-controller",
+                    "vpc-admission-webhook-svc", "vpc-admission-webhook-certs",
+                    "vpc-admission-webhook-cfg"}
+    assert (CRB, "eks:kube-proxy-windows") in after  # Windows kube-proxy needs it either way
+    assert ("/api/v1/namespaces/kube-system/configmaps", "amazon-vpc-cni") in after
+
+
+def test_migration_moves_qualifying_clusters_and_leaves_the_others(lab):
+    before_old = snapshot(lab, "still-old")
+    rc, parsed, _raw = lab.run_playbook("eksops.windows.migrate_to_control_plane",
+                                        "-l", "migrate-me,still-old")
+    assert rc != 0  # still-old is refused, by design
+    assert "keeps legacy Windows support" in task_results(
+        parsed, "Leave clusters that do not qualify yet as they are")["still-old"]["msg"]
+    assert snapshot(lab, "still-old") == before_old
+    names = {i["metadata"]["name"] for i in lab.get("migrate-me", KS)["items"]}
+    assert not names & {"vpc-resource-controller", "vpc-admission-webhook"}
+    cm = lab.get("migrate-me", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni")
+    assert cm["data"]["enable-windows-ipam"] == "true"
+    assert parsed["stats"]["migrate-me"]["failures"] == 0
