@@ -227,3 +227,10 @@ def ecr_registry(region):
     """<account>.dkr.ecr.<region>.<dns suffix> of Amazon's EKS images for a region."""
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return "%s.dkr.ecr.%s.%s" % (ECR_ACCOUNTS.get(region, ECR_DEFAULT_ACCOUNT), region, suffix)
+
+
+def is_linux_node(labels):
+    """A Linux node that is not Fargate: what the procedure means by "Amazon Linux nodes"."""
+    labels = labels or {}
+    return (labels.get("kubernetes.io/os") == "linux"
+            and labels.get("eks.amazonaws.com/compute-type") != "fargate")

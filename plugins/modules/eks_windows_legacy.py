@@ -222,9 +222,7 @@ def install(module, cluster, api):
                              "support anyway)." % (cluster["name"], support["reason"]),
                          support=support)
     nodes = module.kube_call("Listing nodes", CoreV1Api(api).list_node)
-    linux = [n for n in nodes.items
-             if (n.metadata.labels or {}).get("kubernetes.io/os") == "linux"
-             and (n.metadata.labels or {}).get("eks.amazonaws.com/compute-type") != "fargate"]
+    linux = [n for n in nodes.items if procedure.is_linux_node(n.metadata.labels)]
     if not linux:
         module.fail_json(msg="EKS cluster '%s' has no Linux node: legacy Windows support runs its "
                              "controller and webhook, and CoreDNS, on Linux nodes (a Fargate "

@@ -191,9 +191,7 @@ except ImportError:
 
 def cluster_facts(module, api):
     nodes = module.kube_call("Listing nodes", CoreV1Api(api).list_node)
-    linux = [n for n in nodes.items
-             if (n.metadata.labels or {}).get("kubernetes.io/os") == "linux"
-             and (n.metadata.labels or {}).get("eks.amazonaws.com/compute-type") != "fargate"]
+    linux = [n for n in nodes.items if procedure.is_linux_node(n.metadata.labels)]
     aws_node = read_or_none(
         module, "Reading DaemonSet kube-system/aws-node", AppsV1Api(api).read_namespaced_daemon_set,
         procedure.AWS_NODE_DAEMONSET, procedure.AWS_NODE_NAMESPACE)
