@@ -298,9 +298,10 @@ def apply(api, objects, timeout=30):
                 create(api, obj)
                 break
             except kubernetes.client.exceptions.ApiException as error:
-                # a Pod needs its namespace's default ServiceAccount, which the controller
-                # manager creates a moment after it starts
-                waiting = error.status == 403 and "serviceaccount" in (error.body or "")
+                # a Pod needs its namespace's default ServiceAccount and that account's token,
+                # which the controller manager creates a moment after it starts (403 "service
+                # account ... not found", then 500 "No API token found for service account")
+                waiting = error.status in (403, 500) and "service account" in (error.body or "")
                 if not waiting or time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
