@@ -204,11 +204,7 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )
-
-try:
-    from kubernetes.client import CoreV1Api
-except ImportError:
-    pass  # reported by EksClusterModule.kube
+from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import linux_nodes
 
 
 def install(module, cluster, api):
@@ -221,9 +217,7 @@ def install(module, cluster, api):
                              "eksops.windows.enable role instead (force=true installs legacy "
                              "support anyway)." % (cluster["name"], support["reason"]),
                          support=support)
-    nodes = module.kube_call("Listing nodes", CoreV1Api(api).list_node)
-    linux = [n for n in nodes.items if procedure.is_linux_node(n.metadata.labels)]
-    if not linux:
+    if not linux_nodes(module, api):
         module.fail_json(msg="EKS cluster '%s' has no Linux node: legacy Windows support runs its "
                              "controller and webhook, and CoreDNS, on Linux nodes (a Fargate "
                              "profile is not enough). Add a Linux node group first."

@@ -180,6 +180,7 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
 from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import (
     MERGE_PATCH,
     container_env,
+    linux_nodes,
     read_or_none,
 )
 
@@ -190,8 +191,7 @@ except ImportError:
 
 
 def cluster_facts(module, api):
-    nodes = module.kube_call("Listing nodes", CoreV1Api(api).list_node)
-    linux = [n for n in nodes.items if procedure.is_linux_node(n.metadata.labels)]
+    linux = linux_nodes(module, api)
     aws_node = read_or_none(
         module, "Reading DaemonSet kube-system/aws-node", AppsV1Api(api).read_namespaced_daemon_set,
         procedure.AWS_NODE_DAEMONSET, procedure.AWS_NODE_NAMESPACE)
