@@ -76,8 +76,12 @@ def create(api, obj):
     status = body.pop("status", None)
     created = kube.request(api, "POST", collection_path(body), body=body)
     if status is not None:
-        created["status"] = status
-        created = kube.request(api, "PUT", object_path(body) + "/status", body=created)
+        # A merge patch, not a PUT of the created object: the controller manager may touch a
+        # new object (the node lifecycle controller taints a Node) between our POST and this
+        # write, and a PUT carrying the old resourceVersion then fails with 409 Conflict.
+        created = kube.request(api, "PATCH", object_path(body) + "/status",
+                               body={"status": status},
+                               content_type="application/merge-patch+json")
     return created
 
 
