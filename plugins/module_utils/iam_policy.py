@@ -26,14 +26,21 @@ def _list_attached(iam, role_name):
     return paginator.paginate(RoleName=role_name).build_full_result()["AttachedPolicies"]
 
 
-def attached_policy_arns(module, iam, role_name):
-    """Every policy ARN attached to the role (all pages). Raises RoleMissing."""
+def list_attached(iam, role_name):
+    """Every policy ARN attached to the role (all pages). Raises RoleMissing; other AWS errors
+    propagate to the caller, which knows whether they are fatal."""
     try:
         return [p["PolicyArn"] for p in _list_attached(iam, role_name)]
     except is_boto3_error_code("NoSuchEntity"):
         raise RoleMissing(role_name)
-    except (botocore.exceptions.ClientError,
-            botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+
+
+def attached_policy_arns(module, iam, role_name):
+    """Every policy ARN attached to the role (all pages). Raises RoleMissing; fails the module
+    on any other AWS error."""
+    try:
+        return list_attached(iam, role_name)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Could not list the policies of IAM role %s "
                                     "(iam:ListAttachedRolePolicies)" % role_name)
 

@@ -234,3 +234,55 @@ def is_linux_node(labels):
     labels = labels or {}
     return (labels.get("kubernetes.io/os") == "linux"
             and labels.get("eks.amazonaws.com/compute-type") != "fargate")
+
+
+# --- section 1: the considerations an assessment checks, as data ---
+
+# Instance families the seed lists as not supported for Windows workloads, and the exceptions.
+WINDOWS_UNSUPPORTED_FAMILIES = ("c3", "c4", "d2", "i2", "m4", "m6a", "r3")
+WINDOWS_UNSUPPORTED_EXCEPTIONS = ("m4.16xlarge",)
+# A Service of type LoadBalancer supports at most this many Windows back-end pods.
+LOADBALANCER_WINDOWS_POD_LIMIT = 64
+# aws-node env that Windows nodes cannot be used with (besides security groups for pods).
+CUSTOM_NETWORKING_ENV = "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"
+PREFIX_DELEGATION_ENV = "ENABLE_PREFIX_DELEGATION"
+# CoreDNS's pod labels on EKS: a Fargate profile whose kube-system selector matches them can
+# run CoreDNS in place of Linux nodes (not enough for legacy support).
+COREDNS_POD_LABELS = {"k8s-app": "kube-dns", "eks.amazonaws.com/component": "coredns"}
+WINDOWS_AMI_TYPE_PREFIX = "WINDOWS_"
+VPC_CNI_ADDON = "vpc-cni"
+VPC_CNI_ADDON_WINDOWS_KEY = "enableWindowsIpam"
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+HELM_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
+RECOMMENDED_LINUX_NODES = 2
+WEBHOOK_CERT_WARNING_DAYS = 30
+
+
+def windows_unsupported_instance_type(instance_type):
+    """Whether the seed lists `instance_type` (e.g. c4.large) as unsupported for Windows."""
+    if not instance_type:
+        return False
+    instance_type = instance_type.lower()
+    if instance_type in WINDOWS_UNSUPPORTED_EXCEPTIONS:
+        return False
+    return instance_type.split(".", 1)[0] in WINDOWS_UNSUPPORTED_FAMILIES
+
+
+def windows_max_pods(ipv4_addresses_per_interface):
+    """Pods a Windows node can run: one ENI, its IPv4 addresses minus the node's own."""
+    return int(ipv4_addresses_per_interface) - 1
+
+
+def fargate_runs_coredns(profiles):
+    """Whether one of the Fargate profiles (EKS DescribeFargateProfile dicts) selects CoreDNS:
+    a kube-system selector whose labels, if any, CoreDNS's pods carry."""
+    for profile in profiles:
+        if profile.get("status", "ACTIVE") not in ("ACTIVE", "CREATING"):
+            continue
+        for selector in profile.get("selectors") or []:
+            if selector.get("namespace") != "kube-system":
+                continue
+            labels = selector.get("labels") or {}
+            if all(COREDNS_POD_LABELS.get(k) == v for k, v in labels.items()):
+                return True
+    return False

@@ -117,8 +117,13 @@ def create_cluster(endpoint, credentials, cluster, api_endpoint, ca_pem):
                         **({"labels": profile["labels"]} if profile.get("labels") else {})}],
         )
     for addon in cluster.get("addons", []):
-        eks.create_addon(clusterName=cluster["name"], addonName=addon["name"],
-                         **({"addonVersion": addon["version"]} if addon.get("version") else {}))
+        extra = {}
+        if addon.get("version"):
+            extra["addonVersion"] = addon["version"]
+        if addon.get("configuration_values") is not None:
+            values = addon["configuration_values"]
+            extra["configurationValues"] = values if isinstance(values, str) else json.dumps(values)
+        eks.create_addon(clusterName=cluster["name"], addonName=addon["name"], **extra)
 
     # moto describes every cluster with a random endpoint and CA and platform eks.4:
     # make it describe the lab's API server, as EKS would describe its own.

@@ -22,7 +22,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bootstrap")
 # pylint: disable=wrong-import-position
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from . import authn, aws, kube, pki, signer  # noqa: E402
+from . import authn, aws, eks_addons, kube, pki, signer  # noqa: E402
 
 LOG = logging.getLogger("eksopslab")
 
@@ -45,6 +45,7 @@ class Daemon:
 
     # --- AWS -----------------------------------------------------------------------------
     def start_aws(self):
+        eks_addons.install()  # before moto builds its EKS URL map
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config["moto_port"],
                                        verbose=False)
         self.moto.start()

@@ -271,8 +271,14 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
         objects.append(coredns())
     cni = cluster.get("vpc_cni_configmap", {"enable-windows-ipam": "false"})
     if cni is not None:
-        objects.append({"kind": "ConfigMap",
-                        "metadata": {"name": "amazon-vpc-cni", "namespace": "kube-system"},
+        metadata = {"name": "amazon-vpc-cni", "namespace": "kube-system"}
+        helm = cluster.get("vpc_cni_helm")
+        if helm:  # what Helm 3 puts on every object of a release
+            metadata["labels"] = {"app.kubernetes.io/managed-by": "Helm"}
+            metadata["annotations"] = {
+                "meta.helm.sh/release-name": helm.get("release", "aws-vpc-cni"),
+                "meta.helm.sh/release-namespace": helm.get("namespace", "kube-system")}
+        objects.append({"kind": "ConfigMap", "metadata": metadata,
                         "data": {k: str(v) for k, v in cni.items()}})
     aws_auth = {"mapRoles": yaml.safe_dump(cluster.get("map_roles", [])),
                 "mapUsers": yaml.safe_dump(cluster.get("map_users", []))}
