@@ -1,0 +1,235 @@
+"""The assessment of issue 5 against the fleet scenario: every finding asserted one by one on
+the cluster that has it, the clusters without it, and mode, state, prerequisites and preflight
+compared with what the lab's API servers and moto really hold."""
+
+import base64
+import datetime
+import os
+import time
+
+import pytest
+from cryptography import x509
+
+from eksopslab.testing import running_lab, task_results
+
+PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "assess.yml")
+CLUSTERS = ("fleet-ready", "fleet-nodes", "fleet-cni", "fleet-ipv6", "fleet-legacy-soon",
+            "fleet-legacy-expired", "fleet-odd-platform")
+WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+
+# (cluster, finding id, severity, objects): every finding the fleet scenario was built to show.
+EXPECTED = [
+    ("fleet-nodes", "unsupported_instance_type", "error", ["Node/fn-c4", "Node/fn-m6a"]),
+    ("fleet-nodes", "windows_host_network", "error", ["DaemonSet/shop/win-agent"]),
+    ("fleet-nodes", "loadbalancer_windows_pods_over_64", "error", ["Service/shop/web"]),
+    ("fleet-nodes", "max_pods_exceeds_eni", "warning", ["Node/fn-maxpods"]),
+    ("fleet-nodes", "workload_without_os_selector", "warning", ["Deployment/shop/cart"]),
+    ("fleet-nodes", "windows_affinity_without_selector", "warning",
+     ["Deployment/shop/iis-affinity"]),
+    ("fleet-nodes", "windows_managed_node_group", "info", ["Nodegroup/win-ng"]),
+    ("fleet-cni", "single_linux_node", "warning", ["Node/fc-lin-1"]),
+    ("fleet-cni", "security_groups_for_pods", "warning", ["DaemonSet/kube-system/aws-node"]),
+    ("fleet-cni", "custom_networking", "error", ["DaemonSet/kube-system/aws-node"]),
+    ("fleet-cni", "prefix_delegation", "error", ["DaemonSet/kube-system/aws-node"]),
+    ("fleet-cni", "cni_addon_drift", "warning", ["Addon/vpc-cni"]),
+    ("fleet-ipv6", "ipv6_cluster", "error", []),
+    ("fleet-ipv6", "cni_helm_drift", "warning", ["ConfigMap/kube-system/amazon-vpc-cni"]),
+    ("fleet-legacy-soon", "version_below_table", "warning", []),
+    ("fleet-legacy-soon", "webhook_certificate_expiring", "warning",
+     ["Secret/kube-system/vpc-admission-webhook-certs"]),
+    ("fleet-legacy-soon", "legacy_support_present", "info", None),
+    ("fleet-legacy-expired", "no_linux_node", "error", []),
+    ("fleet-legacy-expired", "legacy_needs_linux_node", "error", []),
+    ("fleet-legacy-expired", "cluster_role_missing", "error", None),
+    ("fleet-legacy-expired", "webhook_certificate_expired", "error",
+     ["Secret/kube-system/vpc-admission-webhook-certs"]),
+    ("fleet-legacy-expired", "version_below_table", "warning", []),
+    ("fleet-legacy-expired", "legacy_support_present", "info", None),
+    ("fleet-odd-platform", "version_not_assessable", "warning", []),
+]
+
+
+def pods_of(lab, cluster, namespace, app):
+    pods = lab.get(cluster, f"/api/v1/namespaces/{namespace}/pods")["items"]
+    return [p for p in pods if p["metadata"].get("labels", {}).get("app") == app]
+
+
+@pytest.fixture(scope="module", name="lab")
+def fleet_lab(tmp_path_factory):
+    with running_lab(str(tmp_path_factory.mktemp("fleet")), "fleet.yml") as handle:
+        # the controller manager creates the 65 Windows pods of shop/web in bursts
+        deadline = time.monotonic() + 60
+        while len(pods_of(handle, "fleet-nodes", "shop", "web")) < 65:
+            assert time.monotonic() < deadline, "the ReplicaSet controller made too few pods"
+            time.sleep(0.5)
+        yield handle
+
+
+@pytest.fixture(scope="module", name="assessed")
+def fleet_assessment(lab):
+    before = {n: len(lab.requests(n)) for n in CLUSTERS}
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, check=True)
+    assert rc == 0, raw
+    results = task_results(parsed, "Assess the cluster")
+    assert sorted(results) == sorted(CLUSTERS)
+    return results, {n: lab.requests(n)[before[n]:] for n in CLUSTERS}
+
+
+def ids(result):
+    return [f["id"] for f in result["findings"]]
+
+
+@pytest.mark.parametrize("cluster,finding_id,severity,objects", EXPECTED,
+                         ids=[f"{c}:{i}" for c, i, _s, _o in EXPECTED])
+def test_every_finding_where_the_fleet_has_it(assessed, cluster, finding_id, severity, objects):
+    results, _requests = assessed
+    found = [f for f in results[cluster]["findings"] if f["id"] == finding_id]
+    assert len(found) == 1, ids(results[cluster])
+    assert found[0]["severity"] == severity
+    assert found[0]["title"] and found[0]["detail"] and found[0]["remedy"]
+    if objects is not None:
+        assert found[0]["objects"] == objects
+
+
+def test_no_finding_anywhere_else(assessed):
+    """Each cluster shows exactly the findings listed for it (the ready one none at all)."""
+    results, _requests = assessed
+    for cluster in CLUSTERS:
+        expected = sorted(i for c, i, _s, _o in EXPECTED if c == cluster)
+        assert sorted(ids(results[cluster])) == expected, cluster
+        counts = results[cluster]["finding_counts"]
+        assert sum(counts.values()) == len(expected)
+    assert results["fleet-ready"]["findings"] == []
+
+
+def test_findings_come_errors_first(assessed):
+    results, _requests = assessed
+    order = {"error": 0, "warning": 1, "info": 2}
+    for result in results.values():
+        ranks = [order[f["severity"]] for f in result["findings"]]
+        assert ranks == sorted(ranks)
+
+
+def test_the_exception_and_the_compliant_workloads_are_not_flagged(assessed):
+    results, _requests = assessed
+    text = repr(results["fleet-nodes"]["findings"])
+    assert "fn-m416" not in text  # m4.16xlarge is the exception, 30 addresses per ENI
+    assert "Deployment/shop/api" not in text  # Linux selector
+    assert "Deployment/shop/web" not in repr(
+        [f for f in results["fleet-nodes"]["findings"] if f["id"] == "workload_without_os_selector"])
+
+
+def test_mode_follows_the_version_table(assessed):
+    results, _requests = assessed
+    modes = {n: results[n]["mode"] for n in CLUSTERS}
+    assert modes == {
+        "fleet-ready": "control_plane", "fleet-nodes": "control_plane",
+        "fleet-cni": "control_plane", "fleet-ipv6": "control_plane",
+        "fleet-legacy-soon": "legacy", "fleet-legacy-expired": "legacy",
+        "fleet-odd-platform": "not_assessable"}
+    assert "eks.7" in results["fleet-legacy-soon"]["mode_reason"]
+    assert "eks.custom" in results["fleet-odd-platform"]["mode_reason"]
+
+
+def configmap_value(lab, cluster):
+    for cm in lab.get(cluster, "/api/v1/namespaces/kube-system/configmaps")["items"]:
+        if cm["metadata"]["name"] == "amazon-vpc-cni":
+            return (cm.get("data") or {}).get("enable-windows-ipam")
+    return None
+
+
+def policy_attached(lab, cluster):
+    info = lab.cluster(cluster)
+    iam = lab.boto3_client("iam", info["region"])
+    role = info["role_arn"].rsplit("/", 1)[1]
+    try:
+        attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    except iam.exceptions.NoSuchEntityException:
+        return None
+    return any(p["PolicyName"] == "AmazonEKSVPCResourceController" for p in attached)
+
+
+def test_state_matches_the_clusters(lab, assessed):
+    results, _requests = assessed
+    for cluster in CLUSTERS:
+        state = results[cluster]["state"]
+        assert state["enable_windows_ipam"] == configmap_value(lab, cluster), cluster
+        assert state["policy_attached"] == policy_attached(lab, cluster), cluster
+        legacy_controller = [d for d in lab.get(cluster, "/apis/apps/v1/namespaces/kube-system/deployments")["items"]
+                             if d["metadata"]["name"] == "vpc-resource-controller"]
+        assert state["legacy"]["present"] == bool(legacy_controller), cluster
+    supports = {n: results[n]["state"]["windows_support"] for n in CLUSTERS}
+    assert supports == {
+        "fleet-ready": "enabled", "fleet-nodes": "disabled", "fleet-cni": "disabled",
+        "fleet-ipv6": "enabled", "fleet-legacy-soon": "legacy",
+        "fleet-legacy-expired": "legacy", "fleet-odd-platform": "disabled"}
+    assert results["fleet-legacy-soon"]["state"]["legacy"]["flavours"] == ["script"]
+    assert results["fleet-legacy-expired"]["state"]["legacy"]["flavours"] == ["eksctl"]
+    assert "Deployment/kube-system/vpc-admission-webhook" in \
+        results["fleet-legacy-expired"]["state"]["legacy"]["objects"]
+
+
+def test_certificate_days_left_read_from_the_secret(lab, assessed):
+    results, _requests = assessed
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for cluster in ("fleet-legacy-soon", "fleet-legacy-expired"):
+        secret = lab.get(cluster, "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs")
+        cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["cert.pem"]))
+        not_after = cert.not_valid_after_utc
+        reported = results[cluster]["state"]["webhook_certificate"]
+        assert reported["not_after"] == not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert reported["days_left"] == int((not_after - now).total_seconds() // 86400)
+        assert reported["expired"] == (not_after <= now)
+        # the key never leaves the cluster
+        assert secret["data"]["key.pem"] not in repr(results[cluster])
+    assert results["fleet-ready"]["state"]["webhook_certificate"] is None
+
+
+def test_prerequisites_and_preflight(assessed):
+    results, _requests = assessed
+    pre = {n: (results[n]["preflight"]["control_plane"]["allowed"],
+               results[n]["preflight"]["legacy"]["allowed"]) for n in CLUSTERS}
+    assert pre == {
+        "fleet-ready": (True, False), "fleet-nodes": (True, False), "fleet-cni": (True, False),
+        "fleet-ipv6": (False, False), "fleet-legacy-soon": (False, True),
+        "fleet-legacy-expired": (False, False), "fleet-odd-platform": (False, False)}
+    ipv6 = results["fleet-ipv6"]
+    assert ipv6["prerequisites"]["linux_nodes"] == 0
+    assert ipv6["prerequisites"]["fargate_coredns"] is True
+    assert any("IPv6" in b for b in ipv6["preflight"]["control_plane"]["blockers"])
+    expired = results["fleet-legacy-expired"]["preflight"]
+    assert any("Linux node" in b for b in expired["legacy"]["blockers"])
+    assert any("role" in b for b in expired["control_plane"]["blockers"])
+    assert results["fleet-cni"]["prerequisites"]["linux_nodes"] == 1
+
+
+def test_the_assessment_only_reads(assessed):
+    _results, requests = assessed
+    for cluster, made in requests.items():
+        assert made, cluster
+        assert not [r for r in made if r[0] in WRITES], (cluster, made)
+
+
+def test_a_denied_aws_read_makes_it_incomplete_not_failed(lab):
+    """The auditor may read EKS and EC2 but not IAM: the assessment goes on and says so."""
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, "-e", "target=fleet-ready",
+                                       env=lab.aws_env("auditor"))
+    assert rc == 0, raw
+    result = task_results(parsed, "Assess the cluster")["fleet-ready"]
+    assert ids(result) == ["assessment_incomplete"]
+    assert "iam:ListAttachedRolePolicies" in result["findings"][0]["detail"]
+    assert "AccessDenied" in result["findings"][0]["detail"]
+    assert result["state"]["policy_attached"] is None
+    assert result["state"]["windows_support"] == "unknown"
+
+
+def test_warning_days_moves_the_expiry_threshold(lab):
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, "-e", "target=fleet-legacy-soon",
+                                       "-e", "warning_days=5")
+    assert rc == 0, raw
+    result = task_results(parsed, "Assess the cluster")["fleet-legacy-soon"]
+    assert "webhook_certificate_expiring" not in ids(result)
+    rc, _parsed, raw = lab.run_playbook(PLAYBOOK, "-e", "target=fleet-legacy-soon",
+                                        "-e", "warning_days=-1")
+    assert rc != 0
+    assert "webhook_certificate_warning_days must be 0 or more" in raw
