@@ -379,22 +379,21 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
 
     control_plane_blockers = []
     if mode != "control_plane":
-        control_plane_blockers.append(mode_reason)
+        control_plane_blockers.append(mode_reason.rstrip("."))
     if facts.get("role_exists") is False:
         control_plane_blockers.append("the cluster IAM role does not exist")
     if not linux and not fargate_coredns:
         control_plane_blockers.append("no Linux node and no Fargate profile that can run CoreDNS")
     if ipv6:
         control_plane_blockers.append("IPv6 cluster: Windows nodes cannot join it")
-    if legacy_present:
-        control_plane_blockers.append("legacy support is installed: remove it first "
-                                      "(playbook migrate_to_control_plane)")
+    # Legacy objects do not block here: migrate_to_control_plane removes them after this gate,
+    # and eks_windows_support itself refuses a cluster that still has them.
     legacy_blockers = []
     if mode == "control_plane":
         legacy_blockers.append("control-plane support is possible (%s); the procedure "
-                               "recommends it over legacy support" % mode_reason)
+                               "recommends it over legacy support" % mode_reason.rstrip("."))
     elif mode == "not_assessable":
-        legacy_blockers.append(mode_reason)
+        legacy_blockers.append(mode_reason.rstrip("."))
     if not linux:
         legacy_blockers.append("legacy support needs a Linux node (Fargate is not enough)")
     if ipv6:

@@ -73,7 +73,8 @@ def test_check_mode_writes_nothing_and_says_what_would_change(lab):
 
 def test_below_the_version_table_is_refused_with_the_minimum(lab):
     before = snapshot(lab, ["old-117-eks9"])
-    rc, parsed, _raw = enable(lab, hosts=["old-117-eks9"])
+    # the module's own refusal, behind the preflight gate (test_assessment tests the gate)
+    rc, parsed, _raw = enable(lab, "-e", "enable_preflight=false", hosts=["old-117-eks9"])
     assert rc != 0
     msg = task_results(parsed, TASK)["old-117-eks9"]["msg"]
     for words in ("Kubernetes 1.17", "platform eks.9", "minimum platform version eks.10",
@@ -84,7 +85,7 @@ def test_below_the_version_table_is_refused_with_the_minimum(lab):
 
 def test_legacy_controller_is_refused_with_the_objects_found(lab):
     before = snapshot(lab, ["legacy"])
-    rc, parsed, _raw = enable(lab, hosts=["legacy"])
+    rc, parsed, _raw = enable(lab, "-e", "enable_preflight=false", hosts=["legacy"])
     assert rc != 0
     result = task_results(parsed, TASK)["legacy"]
     assert "Deployment kube-system/vpc-resource-controller" in result["msg"]

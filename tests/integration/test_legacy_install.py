@@ -55,7 +55,8 @@ def test_check_mode_writes_nothing(lab):
 
 
 def test_refusals_say_why(lab):
-    rc, parsed, _raw = install(lab, ["fargate-only", "qualifies"])
+    # the module's own refusals, behind the preflight gate (test_assessment tests the gate)
+    rc, parsed, _raw = install(lab, ["fargate-only", "qualifies"], "-e", "legacy_install_preflight=false")
     assert rc != 0
     results = task_results(parsed, DEPLOY)
     assert "no Linux node" in results["fargate-only"]["msg"]

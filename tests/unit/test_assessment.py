@@ -205,4 +205,5 @@ def test_certificate_thresholds():
     assert "webhook_certificate_expiring" in ids(result)
     assert "webhook_certificate_expiring" not in ids(
         assessment.judge(facts(legacy_objects=legacy, webhook_certificate=cert), warning_days=29))
-    assert "legacy support is installed" in " ".join(result["preflight"]["control_plane"]["blockers"])
+    # legacy objects are migrate_to_control_plane's to remove: they do not block the gate
+    assert result["preflight"]["control_plane"]["allowed"] is True
