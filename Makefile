@@ -85,6 +85,7 @@ test: venv lab-build
 perf: venv lab-build
 	@echo "== benchmarks (figures only)"
 	$(BIN)/python tests/perf/bench_foundation.py
+	$(BIN)/python tests/perf/bench_assessment.py
 
 lab-stop:
 	tests/lab/labctl stop

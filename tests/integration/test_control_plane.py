@@ -127,13 +127,18 @@ def test_second_run_changes_nothing_and_writes_nothing(lab):
 
 
 def test_enable_request_count_per_cluster(lab):
-    """What one no-op enable costs on one cluster: list nodes, read aws-node, read the legacy
-    Deployment (404) and read the ConfigMap; no write."""
+    """What one no-op enable costs on one cluster: the preflight assessment (reads only), then
+    the module's list nodes, read aws-node, read the legacy Deployment (404) and read the
+    ConfigMap; no write."""
+    rc, _parsed, raw = enable(lab, hosts=["ok-119-eks7"])  # converged, whatever ran before
+    assert rc == 0, raw
     before = len(lab.requests("ok-119-eks7"))
     rc, _parsed, raw = enable(lab, hosts=["ok-119-eks7"])
     assert rc == 0, raw
     made = [(verb, uri.split("?")[0]) for verb, uri, _status in lab.requests("ok-119-eks7")[before:]]
-    assert made == [
+    assert {verb for verb, _uri in made} == {"get", "list"}
+    assert made[:2] == [("get", "/version/"), ("list", "/api/v1/nodes")]  # the assessment
+    assert made[-4:] == [
         ("get", "/apis/apps/v1/namespaces/kube-system/deployments/vpc-resource-controller"),
         ("list", "/api/v1/nodes"),
         ("get", "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"),
