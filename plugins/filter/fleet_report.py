@@ -213,7 +213,7 @@ def state_lines(state):
     lines = []
     attached, needed = state.get("policy_attached"), state.get("policy_needed")
     if attached is None:
-        lines.append("policy: unknown (IAM not readable)")
+        lines.append("policy: unknown")
     else:
         lines.append("policy: %s%s" % ("attached" if attached else "not attached",
                                         " (not needed)" if needed is False else ""))
