@@ -215,8 +215,8 @@ def state_lines(state):
     if attached is None:
         lines.append("policy: unknown")
     else:
-        lines.append("policy: %s%s" % ("attached" if attached else "not attached",
-                                        " (not needed)" if needed is False else ""))
+        words = "attached" if attached else "not attached"
+        lines.append("policy: %s%s" % (words, " (not needed)" if needed is False else ""))
     ipam = state.get("enable_windows_ipam")
     lines.append("IPAM: not set" if ipam is None else 'IPAM: "%s"' % ipam)
     legacy = state.get("legacy") or {}

@@ -496,4 +496,3 @@ def test_without_iam_the_policy_is_reported_unknown(lab, tmp_path):
     row = Page(read(report_dir / "fleet-report.html")).rows[0]
     assert "policy: unknown" in row["cells"]["state"]["text"]
     assert real_state(lab, "fleet-ready")["policy_attached"] is True  # it is attached, only unreadable
-
