@@ -496,3 +496,11 @@ def test_without_iam_the_policy_is_reported_unknown(lab, tmp_path):
     row = Page(read(report_dir / "fleet-report.html")).rows[0]
     assert "policy: unknown" in row["cells"]["state"]["text"]
     assert real_state(lab, "fleet-ready")["policy_attached"] is True  # it is attached, only unreadable
+
+
+def test_a_relative_report_dir_is_refused_before_any_assessment(lab):
+    rc, parsed, raw = run(lab, "relative/dir", "-l", "fleet-ready")
+    assert rc != 0, raw
+    msg = task_results(parsed, "Check where the report goes")["fleet-ready"]["msg"]
+    assert "fleet_report_dir must be an absolute path of a directory on the controller, got 'relative/dir'" in msg
+    assert task_results(parsed, "Assess the cluster for Windows support") == {}
