@@ -357,6 +357,7 @@ try:
 except ImportError:
     pass  # reported by EksClusterModule.kube
 
+
 def node_facts(node):
     labels = node.metadata.labels or {}
     conditions = (node.status.conditions if node.status else None) or []
