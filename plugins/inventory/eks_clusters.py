@@ -197,7 +197,8 @@ RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
 
 
 class _Skipped(Exception):
-    """An AccessDenied answer that strict_permissions=false lets the plugin skip."""
+    """A call whose answer is skipped: AccessDenied with strict_permissions=false, or a cluster
+    deleted between ListClusters and DescribeCluster."""
 
 
 class InventoryModule(AWSInventoryBase):
