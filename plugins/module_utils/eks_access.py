@@ -76,11 +76,19 @@ def describe_cluster(module, eks_client, cluster_name):
             botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg="Could not describe EKS cluster '%s' (eks:DescribeCluster)"
                              % cluster_name)
+    facts = cluster_facts(cluster, module.region)
+    facts["ca_data"] = (cluster.get("certificateAuthority") or {}).get("data")
+    return facts
+
+
+def cluster_facts(cluster, region):
+    """The facts of a DescribeCluster answer that modules and the inventory plugin use,
+    without the CA (callers that need it take it from the answer themselves)."""
     network = cluster.get("kubernetesNetworkConfig") or {}
     return {
         "name": cluster["name"],
         "arn": cluster.get("arn"),
-        "region": module.region,
+        "region": region,
         "partition": partition_of_arn(cluster.get("arn")),
         "version": cluster.get("version"),
         "platform_version": cluster.get("platformVersion"),
@@ -89,7 +97,6 @@ def describe_cluster(module, eks_client, cluster_name):
         "role_arn": cluster.get("roleArn"),
         "ip_family": network.get("ipFamily", "ipv4"),
         "tags": cluster.get("tags") or {},
-        "ca_data": (cluster.get("certificateAuthority") or {}).get("data"),
     }
 
 

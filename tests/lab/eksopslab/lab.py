@@ -282,6 +282,7 @@ class Lab:
         pki.write(path, json.dumps(info, indent=2).encode(), private=True)
         self._write_env(info)
         self._write_inventory(info)
+        self._write_plugin_inventory(info)
 
     def _write_env(self, info):
         lines = [
@@ -301,6 +302,16 @@ class Lab:
             "vars": {"ansible_connection": "local",
                      "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
         }}}})
+
+    def _write_plugin_inventory(self, info):
+        """The same clusters through the eksops.windows.eks_clusters inventory plugin: the
+        scenario's regions and moto's endpoint; credentials come from the environment (env.sh)."""
+        regions = sorted({c["region"] for c in info["clusters"].values()})
+        _write_yaml(self.path("eks_clusters.yml"), {
+            "plugin": "eksops.windows.eks_clusters",
+            "regions": regions,
+            "endpoint_url": info["aws_endpoint"],
+        })
 
     # --- stop and status ---------------------------------------------------------------------
     def running(self):

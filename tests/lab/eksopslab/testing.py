@@ -79,6 +79,10 @@ class LabHandle:
     def inventory(self):
         return self.lab.path("inventory.yml")
 
+    def plugin_inventory(self):
+        """The lab's config for the eksops.windows.eks_clusters inventory plugin."""
+        return self.lab.path("eks_clusters.yml")
+
     def run_playbook(self, playbook, *args, inventory=None, env=None, check=False):
         """Run ansible-playbook with the json callback; returns (returncode, parsed, raw)."""
         run_env = dict(os.environ)
