@@ -1,6 +1,7 @@
 """The README's first two commands are `make demo` and `make test`, and the demo does what the
 README says: it prints every lab cluster's versions, read through the EKS token path."""
 
+import json
 import os
 import re
 import subprocess
@@ -37,11 +38,20 @@ def test_ci_runs_the_readme_test_command():
     assert lines[-1] == "make test"
 
 
-def test_make_demo_prints_every_cluster_through_the_eks_token_path():
+def test_make_demo_runs_the_everyday_flow(tmp_path):
+    """inventory -> cluster_info -> fleet report -> enable where the report lets it."""
+    report = tmp_path / "report"
     done = subprocess.run(["make", "demo"], cwd=ROOT, capture_output=True, text=True,
                           check=False, env=dict(os.environ, EKSOPS_DEMO_STATE=os.path.join(
-                              ROOT, ".lab", "readme-demo")))
+                              ROOT, ".lab", "readme-demo"), EKSOPS_DEMO_REPORT=str(report)))
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "@eks_clusters:" in done.stdout  # the inventory plugin's graph
+    with open(report / "fleet-report.json", encoding="utf-8") as handle:
+        clusters = {c["name"]: c for c in json.load(handle)["clusters"]}
+    assert clusters["legacy-1-19"]["mode"] == "legacy"
+    assert (report / "fleet-report.html").is_file()
+    assert "lets through: edge-1-29,prod-1-21\n" in done.stdout
+    assert "changed: [legacy-1-19]" not in done.stdout
     with open(os.path.join(ROOT, "tests", "lab", "scenarios", "demo.yml"), encoding="utf-8") as f:
         scenario = yaml.safe_load(f)
     for cluster in scenario["clusters"]:
