@@ -228,6 +228,12 @@ class EksClusterModule(AnsibleAWSModule):
             self._kube, self.auth_method = kube_client(self, self.cluster)
         return self._kube
 
+    def warn(self, warning):
+        """Warn through AnsibleModule itself. AnsibleAWSModule.warn (amazon.aws 11) also passes
+        its warnings to exit_json, which ansible-core 2.21 reports as deprecated; AnsibleModule
+        already returns them."""
+        self._module.warn(warning)
+
     def kube_call(self, what, func, *args, **kwargs):
         """Run one Kubernetes call; fail the module with an explained message on error."""
         try:

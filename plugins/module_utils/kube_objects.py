@@ -54,9 +54,11 @@ def container_env(workload, container_name=None):
 
 
 def raw(module, what, api, method, path, body=None, missing_ok=False,
-        content_type="application/json"):
-    """One request with a JSON body, for APIs the typed clients lack (certificates v1beta1);
-    returns the decoded object, or None on 404 when `missing_ok`."""
+        content_type="application/json", raise_statuses=()):
+    """One request with a JSON body, for APIs the typed clients lack (certificates v1beta1)
+    and for fast raw JSON; returns the decoded object, or None on 404 when `missing_ok`.
+    Answers whose status is in `raise_statuses` (e.g. 409) reach the caller as ApiException
+    instead of failing the module."""
     import json  # pylint: disable=import-outside-toplevel
 
     def call():
@@ -72,6 +74,8 @@ def raw(module, what, api, method, path, body=None, missing_ok=False,
     except ApiException as e:
         if missing_ok and e.status == 404:
             return None
+        if e.status in raise_statuses:
+            raise
         return module.kube_call(what, _raise, e)
     except Exception as e:  # connection errors are explained by kube_call
         return module.kube_call(what, _raise, e)

@@ -12,6 +12,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
+
+from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import (
+    MERGE_PATCH,
+    ApiException,
+    raw,
+)
+
 OS_LABEL = "kubernetes.io/os"
 BETA_OS_LABEL = "beta.kubernetes.io/os"
 ARCH_LABEL = "kubernetes.io/arch"
@@ -94,18 +102,22 @@ WORKLOAD_PATHS = {
     "StatefulSet": "statefulsets",
     "DaemonSet": "daemonsets",
 }
+WORKLOAD_GROUP = "apps"
 
 
-def list_objects(module, api, path, kind):
+def list_objects(module, api, path, kind, what=None):
     """One raw LIST (JSON, no model deserialisation: it is much faster on large clusters) whose
     items get their `kind` back (the API leaves it out of list items)."""
-    from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import raw  # pylint: disable=import-outside-toplevel
-
-    listed = raw(module, "Listing %ss" % kind, api, "GET", path) or {}
+    listed = raw(module, what or "Listing %ss" % kind, api, "GET", path) or {}
     items = listed.get("items") or []
     for item in items:
         item["kind"] = kind
     return items
+
+
+def resource_name(kind):
+    """`deployments.apps`: how RBAC rules and error messages name a workload kind."""
+    return "%s.%s" % (WORKLOAD_PATHS[kind], WORKLOAD_GROUP)
 
 
 def list_workloads(module, api, namespace=None, kinds=WORKLOAD_KINDS):
@@ -115,7 +127,213 @@ def list_workloads(module, api, namespace=None, kinds=WORKLOAD_KINDS):
         plural = WORKLOAD_PATHS[kind]
         if namespace:
             path = "/apis/apps/v1/namespaces/%s/%s" % (namespace, plural)
+            what = "Listing %ss in namespace %s (needs RBAC 'list' on %s in %s)" % (
+                kind, namespace, resource_name(kind), namespace)
         else:
             path = "/apis/apps/v1/%s" % plural
-        found.extend(list_objects(module, api, path, kind))
+            what = "Listing %ss in all namespaces (needs RBAC 'list' on %s cluster-wide)" % (
+                kind, resource_name(kind))
+        found.extend(list_objects(module, api, path, kind, what=what))
     return found
+
+
+# --- nodes ---------------------------------------------------------------------------------
+
+def node_os(node):
+    """The OS label of a Node (dict), `unknown` when it has none."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    return labels.get(OS_LABEL) or labels.get(BETA_OS_LABEL) or "unknown"
+
+
+def count_nodes(nodes):
+    """{os: count} of Node dicts; `linux` and `windows` are always present."""
+    counts = {"linux": 0, "windows": 0}
+    for node in nodes:
+        name = node_os(node)
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+# --- scope: namespaces and the allow list -------------------------------------------------
+
+GLOB_CHARS = frozenset("*?[")
+
+
+def has_glob(text):
+    return any(c in GLOB_CHARS for c in text)
+
+
+def clean_list(values):
+    """A list option as users give it, from a list or a survey's comma-separated string:
+    items stripped, empty ones dropped, order kept."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = values.split(",")
+    return [str(v).strip() for v in values if v is not None and str(v).strip()]
+
+
+def namespace_in_scope(namespace, namespaces, exclude_namespaces):
+    """Whether `namespace` matches `namespaces` (globs; empty means all) and no exclusion."""
+    if namespaces and not any(fnmatch.fnmatchcase(namespace, p) for p in namespaces):
+        return False
+    return not any(fnmatch.fnmatchcase(namespace, p) for p in exclude_namespaces)
+
+
+class AllowListError(ValueError):
+    """A fix_allowed pattern that cannot be understood."""
+
+
+def parse_allow_list(patterns):
+    """Validate `namespace/name` and `Kind/namespace/name` patterns (fnmatch globs in every
+    part). Returns rules: dicts with `pattern`, `kind` (None: any kind), `namespace`, `name`.
+    Raises AllowListError that says what is wrong with which pattern."""
+    rules = []
+    kinds = dict((k.lower(), k) for k in WORKLOAD_KINDS)
+    for pattern in patterns:
+        parts = pattern.split("/")
+        if len(parts) == 2:
+            kind, (namespace, name) = None, parts
+        elif len(parts) == 3:
+            kind, namespace, name = parts
+        else:
+            raise AllowListError(
+                "fix_allowed entry %r is not 'namespace/name' or 'Kind/namespace/name' (globs "
+                "allowed, e.g. 'shop/*', 'Deployment/shop/web', '*/*' for everything)" % pattern)
+        if not all(parts):
+            raise AllowListError("fix_allowed entry %r has an empty part; use '*' to match "
+                                 "anything" % pattern)
+        if kind is not None and not has_glob(kind):
+            if kind.lower() not in kinds:
+                raise AllowListError(
+                    "fix_allowed entry %r names kind %r; the kinds are %s"
+                    % (pattern, kind, ", ".join(WORKLOAD_KINDS)))
+            kind = kinds[kind.lower()]
+        rules.append({"pattern": pattern, "kind": kind, "namespace": namespace, "name": name})
+    return rules
+
+
+def allowed_by(obj, rules):
+    """The first allow-list pattern that covers a workload (dict), or None. Kinds match
+    without regard to case; namespaces and names exactly (they are case-sensitive)."""
+    meta = obj.get("metadata") or {}
+    kind = obj.get("kind") or ""
+    for rule in rules:
+        if rule["kind"] is not None and not fnmatch.fnmatch(kind.lower(), rule["kind"].lower()):
+            continue
+        if (fnmatch.fnmatchcase(meta.get("namespace") or "", rule["namespace"])
+                and fnmatch.fnmatchcase(meta.get("name") or "", rule["name"])):
+            return rule["pattern"]
+    return None
+
+
+# --- the fix ------------------------------------------------------------------------------
+
+# What a fix adds: the OS key only. Section 8 also names kubernetes.io/arch: amd64, but a
+# workload with no selector may run on arm64 (Graviton) Linux nodes today with a multi-arch
+# image; pinning it to amd64 would strand it. The OS key is what keeps it off Windows nodes.
+FIX_SELECTOR = {OS_LABEL: "linux"}
+
+
+def node_selector_of(obj):
+    return dict(pod_spec_of(obj).get("nodeSelector") or {})
+
+
+def fixed_node_selector(obj):
+    """The nodeSelector after the fix: every existing key kept, the OS key added."""
+    selector = node_selector_of(obj)
+    selector.update(FIX_SELECTOR)
+    return selector
+
+
+def fix_patch(obj):
+    """A JSON merge patch that adds the OS key to the pod template's nodeSelector and nothing
+    else (a merge patch leaves the other nodeSelector keys alone). It carries the
+    resourceVersion the decision was made on, so the API server refuses it (409) if the
+    workload changed since: the caller then re-reads and decides again."""
+    patch = {"spec": {"template": {"spec": {"nodeSelector": dict(FIX_SELECTOR)}}}}
+    version = (obj.get("metadata") or {}).get("resourceVersion")
+    if version:
+        patch["metadata"] = {"resourceVersion": version}
+    return patch
+
+
+def selector_diff(ref, before_obj, after_obj=None):
+    """One diff entry (Ansible's before/after form) for a workload's nodeSelector."""
+    after = node_selector_of(after_obj) if after_obj is not None else fixed_node_selector(before_obj)
+    return {"before_header": ref, "after_header": ref,
+            "before": {"nodeSelector": node_selector_of(before_obj)},
+            "after": {"nodeSelector": after}}
+
+
+def affinity_only_windows(obj):
+    """True when a workload reaches Windows nodes through node affinity alone: the
+    control-plane webhook reads only the nodeSelector, so its pods get no IPv4 resource."""
+    spec = pod_spec_of(obj)
+    return os_constraint(spec)["via"] == "affinity" and targets_windows(spec)
+
+
+def assess(obj, rules, will_write):
+    """The report entry of one workload, with the action a run takes on it: `none` (it selects
+    its OS already), `not_allowed` (it lacks a selector and no fix_allowed pattern covers it),
+    `fixed` when `will_write` (state=fixed, not check mode), else `would_fix`."""
+    meta = obj.get("metadata") or {}
+    constraint = os_constraint(pod_spec_of(obj))
+    entry = {"kind": obj.get("kind"), "namespace": meta.get("namespace"),
+             "name": meta.get("name"), "ref": workload_ref(obj),
+             "os": constraint["os"], "via": constraint["via"], "action": "none",
+             "allowed_by": None}
+    if constraint["via"] is None:
+        entry["allowed_by"] = allowed_by(obj, rules)
+        if entry["allowed_by"] is None:
+            entry["action"] = "not_allowed"
+        else:
+            entry["action"] = "fixed" if will_write else "would_fix"
+    return entry
+
+
+def object_path(obj):
+    meta = obj["metadata"]
+    return "/apis/apps/v1/namespaces/%s/%s/%s" % (
+        meta["namespace"], WORKLOAD_PATHS[obj["kind"]], meta["name"])
+
+
+FIELD_MANAGER = "eksops-windows"
+
+
+def add_linux_selector(module, api, obj, attempts=5):
+    """Merge-patch the OS key into a workload's pod template.
+
+    Returns (before, after): the object the patch was decided on and the object the API
+    server returned; after is None when nothing was written because the workload is gone
+    (404) or gained an OS selector of its own meanwhile (then before is the fresh copy)."""
+    kind = obj["kind"]
+    meta = obj["metadata"]
+    name = "%s %s/%s" % (kind, meta["namespace"], meta["name"])
+    path = object_path(obj)
+    current = obj
+    for dummy in range(attempts):
+        if not lacks_os_selector(current):
+            return current, None
+        try:
+            after = raw(module, "Patching %s (needs RBAC 'patch' on %s in namespace %s)"
+                        % (name, resource_name(kind), meta["namespace"]),
+                        api, "PATCH", path + "?fieldManager=" + FIELD_MANAGER,
+                        body=fix_patch(current), missing_ok=True, content_type=MERGE_PATCH,
+                        raise_statuses=(409,))
+        except ApiException:  # only 409 comes through (raise_statuses)
+            fresh = raw(module, "Reading %s again after a conflict (needs RBAC 'get' on %s in "
+                        "namespace %s)" % (name, resource_name(kind), meta["namespace"]),
+                        api, "GET", path, missing_ok=True)
+            if fresh is None:
+                return current, None
+            fresh["kind"] = kind
+            current = fresh
+            continue
+        if after is not None:
+            after["kind"] = kind
+        return current, after
+    module.fail_json(msg="%s changed under us %d times in a row (409 Conflict each time we "
+                         "patched it); run again when whatever keeps updating it is quiet."
+                     % (name, attempts))
+    return None  # not reached
