@@ -229,20 +229,16 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             "Windows nodes." % (procedure.SECURITY_GROUPS_FOR_PODS_ENV, where),
             "Do not rely on security groups for pods for Windows workloads; use the node "
             "security groups for them.", ["DaemonSet/kube-system/aws-node"]))
-    if custom_networking:
-        findings.append(finding(
-            "custom_networking", "error" if windows else "warning",
-            "Custom networking cannot be used with Windows nodes",
-            "aws-node has %s=true (%s)." % (procedure.CUSTOM_NETWORKING_ENV, where),
-            "Run Windows nodes in a cluster without custom networking, or turn it off.",
-            ["DaemonSet/kube-system/aws-node"]))
-    if prefixes:
-        findings.append(finding(
-            "prefix_delegation", "error" if windows else "warning",
-            "IP prefix delegation cannot be used with Windows nodes",
-            "aws-node has %s=true (%s)." % (procedure.PREFIX_DELEGATION_ENV, where),
-            "Turn prefix delegation off before adding Windows nodes.",
-            ["DaemonSet/kube-system/aws-node"]))
+    for on, finding_id, title, env_name, remedy in (
+            (custom_networking, "custom_networking", "Custom networking cannot be used with Windows nodes",
+             procedure.CUSTOM_NETWORKING_ENV, "Run Windows nodes in a cluster without custom networking, or turn it off."),
+            (prefixes, "prefix_delegation", "IP prefix delegation cannot be used with Windows nodes",
+             procedure.PREFIX_DELEGATION_ENV, "Turn prefix delegation off before adding Windows nodes.")):
+        if on:
+            findings.append(finding(
+                finding_id, "error" if windows else "warning", title,
+                "aws-node has %s=true (%s)." % (env_name, where), remedy,
+                ["DaemonSet/kube-system/aws-node"]))
     if ipv6:
         findings.append(finding(
             "ipv6_cluster", "error", "IPv6 clusters cannot have Windows nodes",

@@ -411,23 +411,29 @@ class Reader(object):
             return None, None
         return True, procedure.policy_arn(self.cluster["partition"]) in arns
 
+    def described(self, what, list_func, list_key, describe_func, name_key, item_key):
+        """Every item a paginated EKS List call names, each through its Describe call."""
+        eks_name = self.cluster["name"]
+        items, token = [], None
+        while True:
+            page = self.aws("eks:List" + what, list_func, clusterName=eks_name,
+                            **({"nextToken": token} if token else {})) or {}
+            for name in page.get(list_key, []):
+                found = self.aws("eks:Describe" + what.rstrip("s"), describe_func,
+                                 clusterName=eks_name, **{name_key: name})
+                if found:
+                    items.append(found[item_key])
+            token = page.get("nextToken")
+            if not token:
+                return items
+
     def eks(self):
         eks = self.module.client("eks", retry_decorator=RETRY)
-        name = self.cluster["name"]
-        profiles, groups = [], []
-        listed = self.aws("eks:ListFargateProfiles", eks.list_fargate_profiles, clusterName=name)
-        for profile in (listed or {}).get("fargateProfileNames", []):
-            found = self.aws("eks:DescribeFargateProfile", eks.describe_fargate_profile,
-                             clusterName=name, fargateProfileName=profile)
-            if found:
-                profiles.append(found["fargateProfile"])
-        listed = self.aws("eks:ListNodegroups", eks.list_nodegroups, clusterName=name)
-        for group in (listed or {}).get("nodegroups", []):
-            found = self.aws("eks:DescribeNodegroup", eks.describe_nodegroup,
-                             clusterName=name, nodegroupName=group)
-            if found:
-                groups.append(found["nodegroup"])
-        addon = self.aws("eks:DescribeAddon", eks.describe_addon, clusterName=name,
+        profiles = self.described("FargateProfiles", eks.list_fargate_profiles, "fargateProfileNames",
+                                  eks.describe_fargate_profile, "fargateProfileName", "fargateProfile")
+        groups = self.described("Nodegroups", eks.list_nodegroups, "nodegroups",
+                                eks.describe_nodegroup, "nodegroupName", "nodegroup")
+        addon = self.aws("eks:DescribeAddon", eks.describe_addon, clusterName=self.cluster["name"],
                          addonName=procedure.VPC_CNI_ADDON)
         return profiles, groups, (addon or {}).get("addon")
 
