@@ -152,15 +152,18 @@ def install_dependencies(collections):
         shutil.copytree(source, collections / "ansible_collections" / namespace / name)
 
 
-def stage_env(tmp_path):
+def stage_env(tmp_path, collections):
+    """The galaxy stage's view: only the collections installed in the image so far (not this
+    checkout on ANSIBLE_COLLECTIONS_PATH, nor those of the `ansible` package on sys.path)."""
     return dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"],
-                ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_NOCOLOR="1")
+                ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_NOCOLOR="1",
+                ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false")
 
 
 def test_galaxy_stage_installs_the_tarball_offline_and_the_builder_finds_its_requirements(layout, tmp_path):
     collections = tmp_path / "collections"
     install_dependencies(collections)
-    rc, out = run(["sh", "-c", galaxy_stage_step(layout, collections)], env=stage_env(tmp_path))
+    rc, out = run(["sh", "-c", galaxy_stage_step(layout, collections)], env=stage_env(tmp_path, collections))
     assert rc == 0, out
     manifest = collections / "ansible_collections" / "eksops" / "windows" / "MANIFEST.json"
     assert json.loads(manifest.read_text())["collection_info"]["version"] == GALAXY["version"]
@@ -183,7 +186,7 @@ def test_galaxy_stage_says_what_is_wrong_without_exactly_one_tarball(layout, tmp
     hidden = tmp_path / TARBALL
     os.rename(tarball, hidden)
     try:
-        rc, out = run(["sh", "-c", step], env=stage_env(tmp_path))
+        rc, out = run(["sh", "-c", step], env=stage_env(tmp_path, collections))
     finally:
         os.rename(hidden, tarball)
     assert rc != 0
