@@ -1,7 +1,7 @@
 """The AWX survey specs in docs/awx/surveys/ stay true to the playbooks and the roles' argument
 specs: one survey per playbook, valid for AWX's survey API, every question a variable the
 playbook or one of its roles takes, of a matching type and default, and every role option that
-is not per host asked."""
+is not per host and not pinned by the playbook asked."""
 
 import glob
 import json
@@ -9,6 +9,7 @@ import os
 
 import pytest
 import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
@@ -20,6 +21,12 @@ QUESTION_TYPES = {"text": str, "textarea": str, "password": str, "multiplechoice
 # Role options that come from the host (one host per cluster), never from a survey.
 PER_HOST_SUFFIXES = ("_cluster_name", "_region")
 TARGET = "eksops_target"
+# Options that do nothing once the playbook pins another option to a value: (option, value).
+# enable_force only decides whether the preflight that enable_preflight runs may be overridden.
+UNUSED_WHEN_PINNED = {"enable_force": ("enable_preflight", False)}
+# The default of a role option that has none in its argument spec: the role computes it at run
+# time (roles/<role>/defaults/main.yml), and a blank survey answer ("") would replace it.
+COMPUTED = object()
 HOSTS = "{{ eksops_target | default('all', true) }}"
 
 
@@ -54,6 +61,32 @@ def roles_of(plays):
     return found
 
 
+def pinned_vars(plays):
+    """Role variables the playbook sets itself (include_role/import_role `vars:`, role params):
+    a survey answer is an extra var and would override the pin, so they are never asked."""
+    pinned = {}
+    for play in plays:
+        for entry in play.get("roles", []):
+            if isinstance(entry, dict):
+                pinned.update(entry.get("vars") or {})
+                pinned.update({k: v for k, v in entry.items() if k not in ("role", "name", "vars", "when", "tags")})
+        for task in play.get("pre_tasks", []) + play.get("tasks", []) + play.get("post_tasks", []):
+            if any(action in task for action in ("ansible.builtin.include_role", "ansible.builtin.import_role",
+                                                 "include_role", "import_role")):
+                pinned.update(task.get("vars") or {})
+    return pinned
+
+
+def not_asked(name):
+    """The options of playbook `name` its survey must not ask, each with why."""
+    pinned = pinned_vars(load_playbook(name))
+    reasons = {option: f"the playbook pins it to {value!r}" for option, value in pinned.items()}
+    for option, (gate, value) in UNUSED_WHEN_PINNED.items():
+        if gate in pinned and pinned[gate] == value:
+            reasons[option] = f"unused once the playbook pins {gate} to {value!r}"
+    return reasons
+
+
 def role_options(fqcn):
     assert fqcn.startswith(NAMESPACE), f"{fqcn}: only this collection's roles have surveys"
     path = os.path.join(ROOT, "roles", fqcn[len(NAMESPACE):], "meta", "argument_specs.yml")
@@ -71,7 +104,10 @@ def playbook_options(name):
 def expected_question(option):
     """(type, choices, default) a survey question for a role option must have. AWX surveys have
     no boolean type: booleans are a true/false choice whose answer reaches the play as a string,
-    which the modules' bool options and the roles' argument validation accept."""
+    which the modules' bool options and the roles' argument validation accept. A list with choices
+    is a multiselect (AWX sends a list; the default is the choices one per line); a list without
+    choices is a text question answered as a comma-separated string, which Ansible's list type
+    splits."""
     kind = option.get("type", "str")
     if kind == "bool":
         return "multiplechoice", ["true", "false"], "true" if option.get("default") else "false"
@@ -80,7 +116,12 @@ def expected_question(option):
     if kind == "str" and option.get("choices"):
         return "multiplechoice", [str(c) for c in option["choices"]], option.get("default")
     if kind == "str":
-        return "text", None, option.get("default", "")
+        return "text", None, option.get("default", COMPUTED)
+    if kind == "list" and option.get("elements", "str") == "str":
+        default = [str(d) for d in option.get("default") or []]
+        if option.get("choices"):
+            return "multiselect", [str(c) for c in option["choices"]], "\n".join(default)
+        return "text", None, ",".join(default)
     raise AssertionError(f"no survey question type for an option of type {kind}: add one here")
 
 
@@ -107,9 +148,14 @@ def test_survey_is_what_the_awx_survey_api_accepts(name):
                 f"{where}: default {question['default']!r} does not fit type {question['type']}"
         for limit in ("min", "max"):
             assert question.get(limit) is None or isinstance(question[limit], int), f"{where}: {limit}"
-        if question["type"] in ("multiplechoice", "multiselect"):
+        if question["type"] == "multiplechoice":
             assert question.get("choices"), f"{where}: a choice question needs choices"
             assert question.get("default") in question["choices"], f"{where}: default not a choice"
+        if question["type"] == "multiselect":
+            # AWX: the default is the chosen answers, one per line
+            assert question.get("choices"), f"{where}: a choice question needs choices"
+            assert all(d in question["choices"] for d in question.get("default", "").splitlines()), \
+                f"{where}: default not made of choices"
         if question["type"] == "integer" and question.get("default", "") != "":
             assert question.get("min", question["default"]) <= question["default"] <= \
                 question.get("max", question["default"]), f"{where}: default outside min/max"
@@ -135,20 +181,35 @@ def test_every_question_is_an_option_of_the_playbook_with_its_type_and_default(n
         assert variable in options, (
             f"{name}: the survey asks {variable}, which no role of the playbook takes "
             f"(options: {sorted(options)}); fix docs/awx/surveys/{name}.json")
+        assert variable not in not_asked(name), (
+            f"{name}: the survey must not ask {variable}: {not_asked(name)[variable]} "
+            f"(a survey answer is an extra variable, which overrides the playbook)")
         kind, choices, default = expected_question(options[variable])
         assert question["type"] == kind, f"{name}: {variable} should be a {kind} question"
         if choices is not None:
             assert question["choices"] == choices, f"{name}: {variable} choices"
+        if default is COMPUTED:
+            # AWX sends a blank answer as "", which would replace the role's computed default
+            assert question["required"] is True and isinstance(question.get("default"), str) \
+                and question["default"], (f"{name}: {variable} has no default in the argument spec "
+                                          f"(the role computes it): the question must be required, "
+                                          f"with a default of its own")
+            continue
         assert question["default"] == default, (
             f"{name}: {variable} defaults to {question['default']!r} in the survey and "
             f"{default!r} in the role")
+        if kind == "text" and default:
+            assert question["required"] is True, (
+                f"{name}: {variable}: a blank answer reaches the play as \"\" and replaces the "
+                f"role's default {default!r}: make the question required")
 
 
 @pytest.mark.parametrize("name", PLAYBOOK_NAMES)
 def test_every_option_that_is_not_per_host_is_asked(name):
     asked = {q["variable"] for q in load_survey(name)["spec"]}
+    skipped = not_asked(name)
     missing = sorted(o for o in playbook_options(name)
-                     if not o.endswith(PER_HOST_SUFFIXES) and o not in asked)
+                     if not o.endswith(PER_HOST_SUFFIXES) and o not in asked and o not in skipped)
     assert not missing, (f"{name}: the role options {missing} have no question in "
                          f"docs/awx/surveys/{name}.json (and no row in docs/awx.md)")
 
@@ -160,3 +221,27 @@ def test_the_awx_guide_documents_every_question():
         assert f"docs/awx/surveys/{name}.json" in guide, name
         for question in load_survey(name)["spec"]:
             assert f"`{question['variable']}`" in guide, f"{name}: {question['variable']}"
+
+
+def answers_as_awx_sends_them(survey):
+    """The extra variables of a job launched with every default: AWX sends a multiselect as a
+    list, the rest as they are in the spec."""
+    answers = {}
+    for question in survey["spec"]:
+        default = question.get("default")
+        if question["type"] == "multiselect":
+            default = [line for line in (default or "").splitlines() if line.strip()]
+        answers[question["variable"]] = default
+    return answers
+
+
+@pytest.mark.parametrize("name", PLAYBOOK_NAMES)
+def test_the_default_answers_pass_the_roles_argument_validation(name):
+    """What ansible-core's role argument validation (validate_argument_spec) does with the
+    survey's defaults: "true"/"false", comma-separated strings and lists must all be accepted."""
+    answers = answers_as_awx_sends_them(load_survey(name))
+    for fqcn in roles_of(load_playbook(name)):
+        options = role_options(fqcn)
+        given = {k: v for k, v in answers.items() if k in options}
+        result = ArgumentSpecValidator(options).validate(given)
+        assert not result.error_messages, f"{name}: {fqcn}: {result.error_messages}"
