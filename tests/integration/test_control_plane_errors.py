@@ -19,6 +19,13 @@ def ipam(lab, name):
 
 def test_missing_cluster_role_is_named(lab):
     rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", "no-role")
+    assert rc != 0, raw  # the preflight gate refuses it first
+    assert "the cluster IAM role does not exist" in task_results(
+        parsed, "Refuse the cluster")["no-role"]["msg"]
+    assert ipam(lab, "no-role") == {"enable-windows-ipam": "false"}
+    # behind the gate, the module names the role itself
+    rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", "no-role",
+                                       "-e", "enable_preflight=false")
     assert rc != 0, raw
     msg = task_results(parsed, TASK)["no-role"]["msg"]
     assert "The cluster role arn:aws:iam::123456789012:role/no-role-cluster-role" in msg, msg
