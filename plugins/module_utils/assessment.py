@@ -80,11 +80,6 @@ def _live_pods(pods):
     return [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINATED_PHASES]
 
 
-def _ref(obj):
-    meta = obj.get("metadata") or {}
-    return "%s/%s/%s" % (obj.get("kind", "Pod"), meta.get("namespace"), meta.get("name"))
-
-
 def _legacy_ref(obj):
     if obj.get("namespace"):
         return "%s/%s/%s" % (obj["kind"], obj["namespace"], obj["name"])
@@ -252,11 +247,11 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     for obj in all_workloads:
         spec = workloads.pod_spec_of(obj)
         if spec.get("hostNetwork") and workloads.targets_windows(spec):
-            host_network.append(_ref(obj))
+            host_network.append(workloads.workload_ref(obj))
     for pod in pods:
         owned = (pod.get("metadata") or {}).get("ownerReferences")
         if not owned and (pod.get("spec") or {}).get("hostNetwork") and _pod_is_windows(pod, windows_names):
-            host_network.append(_ref(dict(pod, kind="Pod")))
+            host_network.append(workloads.workload_ref(pod))
     if host_network:
         findings.append(finding(
             "windows_host_network", "error", "Windows pods with host networking",
@@ -290,7 +285,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     counts = {"linux": len(linux), "windows": len(windows)}
     mixed = workloads.is_mixed(counts)
     if mixed:
-        lacking = [_ref(o) for o in all_workloads if workloads.lacks_os_selector(o)]
+        lacking = [workloads.workload_ref(o) for o in all_workloads if workloads.lacks_os_selector(o)]
         if lacking:
             findings.append(finding(
                 "workload_without_os_selector", "warning",
@@ -299,7 +294,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
                 "operating system." % (_plural(len(lacking), "workload"), _listing(lacking)),
                 "Add nodeSelector kubernetes.io/os: linux (or windows) to their pod templates; "
                 "role workload_selectors audits and, where you allow it, fixes them.", lacking))
-    affinity_only = [_ref(o) for o in all_workloads
+    affinity_only = [workloads.workload_ref(o) for o in all_workloads
                      if workloads.os_constraint(workloads.pod_spec_of(o)) == {"os": "windows", "via": "affinity"}]
     if affinity_only:
         findings.append(finding(

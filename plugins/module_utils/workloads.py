@@ -36,6 +36,23 @@ def pod_spec_of(obj):
     return ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
 
 
+def container_env(obj, container_name):
+    """{name: value} of the literal env of the named container of a pod (template)."""
+    for container in pod_spec_of(obj).get("containers") or []:
+        if container.get("name") == container_name:
+            return dict((e["name"], e["value"]) for e in container.get("env") or [] if "value" in e)
+    return {}
+
+
+def find(objects, kind, namespace, name):
+    """The object of that kind, namespace and name in a list of dicts, or None."""
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == kind and meta.get("namespace") == namespace and meta.get("name") == name:
+            return obj
+    return None
+
+
 def _affinity_os(pod_spec):
     """The OS values a required node affinity pins the pod to, or None when it does not.
 

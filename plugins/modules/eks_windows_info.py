@@ -24,9 +24,10 @@ description:
   - "Reads: EKS DescribeCluster, ListFargateProfiles, DescribeFargateProfile, ListNodegroups,
     DescribeNodegroup, DescribeAddon (vpc-cni); IAM ListAttachedRolePolicies; EC2
     DescribeInstanceTypes (the instance types of Windows nodes); Kubernetes: the version, nodes,
-    pods, services, Deployments, StatefulSets and DaemonSets of all namespaces, DaemonSet aws-node,
-    ConfigMap amazon-vpc-cni, the legacy objects by name and the legacy webhook Secret (only its
-    certificate is inspected; the key is never read into the result)."
+    pods, services, Deployments, StatefulSets and DaemonSets of all namespaces
+    (aws-node's env is taken from that list), ConfigMap amazon-vpc-cni, the legacy objects by name
+    and the legacy webhook Secret (only its certificate is inspected; the key is never read into
+    the result)."
   - An AWS read that is denied does not end the assessment; it becomes the finding
     C(assessment_incomplete). Kubernetes read errors fail the module with an explanation.
   - Reads only; makes no change anywhere.
@@ -343,7 +344,6 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     public_cluster_facts,
 )
 from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import (
-    container_env,
     read_or_none,
 )
 
@@ -353,7 +353,7 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore itself
 
 try:
-    from kubernetes.client import AppsV1Api, CoreV1Api, VersionApi
+    from kubernetes.client import CoreV1Api, VersionApi
 except ImportError:
     pass  # reported by EksClusterModule.kube
 
@@ -471,10 +471,11 @@ def gather(module, api, nodes, support):
     windows_types = [n["instance_type"] for n in nodes if n["os"] == "windows"]
     facts["eni_ipv4"] = reader.eni_ipv4(windows_types)
 
-    aws_node = read_or_none(
-        module, "Reading DaemonSet kube-system/aws-node", AppsV1Api(api).read_namespaced_daemon_set,
-        procedure.AWS_NODE_DAEMONSET, procedure.AWS_NODE_NAMESPACE)
-    facts["aws_node_env"] = container_env(aws_node, "aws-node") if aws_node else None
+    facts["workloads"] = workloads.list_workloads(module, api)
+    # aws-node is one of the DaemonSets just listed: no read of its own
+    aws_node = workloads.find(facts["workloads"], "DaemonSet", procedure.AWS_NODE_NAMESPACE,
+                              procedure.AWS_NODE_DAEMONSET)
+    facts["aws_node_env"] = workloads.container_env(aws_node, "aws-node") if aws_node else None
     configmap = read_or_none(
         module, "Reading ConfigMap kube-system/%s" % procedure.VPC_CNI_CONFIGMAP,
         CoreV1Api(api).read_namespaced_config_map, procedure.VPC_CNI_CONFIGMAP,
@@ -486,7 +487,6 @@ def gather(module, api, nodes, support):
     facts["webhook_certificate"] = reader.webhook_certificate(api) if facts["legacy_objects"] else None
     facts["pods"] = workloads.list_objects(module, api, "/api/v1/pods", "Pod")
     facts["services"] = workloads.list_objects(module, api, "/api/v1/services", "Service")
-    facts["workloads"] = workloads.list_workloads(module, api)
     facts["incomplete"] = reader.incomplete
     return facts
 

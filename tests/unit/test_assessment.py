@@ -207,3 +207,19 @@ def test_certificate_thresholds():
         assessment.judge(facts(legacy_objects=legacy, webhook_certificate=cert), warning_days=29))
     # legacy objects are migrate_to_control_plane's to remove: they do not block the gate
     assert result["preflight"]["control_plane"]["allowed"] is True
+
+
+def test_aws_node_env_is_read_from_the_listed_daemonsets():
+    from ansible_collections.eksops.windows.plugins.module_utils import workloads
+    aws_node = {"kind": "DaemonSet", "metadata": {"name": "aws-node", "namespace": "kube-system"},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": "init", "env": [{"name": "ENABLE_POD_ENI", "value": "false"}]},
+                    {"name": "aws-node", "env": [
+                        {"name": "ENABLE_POD_ENI", "value": "true"},
+                        {"name": "FROM_FIELD", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]}]}}}}
+    other = {"kind": "DaemonSet", "metadata": {"name": "aws-node", "namespace": "other"}}
+    listed = [other, aws_node]
+    found = workloads.find(listed, "DaemonSet", "kube-system", "aws-node")
+    assert found is aws_node
+    assert workloads.container_env(found, "aws-node") == {"ENABLE_POD_ENI": "true"}
+    assert workloads.find(listed, "Deployment", "kube-system", "aws-node") is None
