@@ -17,7 +17,6 @@ import yaml
 from eksopslab.testing import COLLECTIONS, ROOT, running_lab
 
 RUNNER = os.path.join(os.path.dirname(sys.executable), "ansible-runner")
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 # What AWX adds to every job's extra vars next to the survey answers.
 AWX_VARS = {"awx_job_id": 4242, "awx_job_launch_type": "manual", "awx_user_name": "admin",
             "tower_job_id": 4242}
@@ -112,10 +111,6 @@ def state(lab, names):
     return seen
 
 
-def writes(lab, names):
-    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
-
-
 def test_cluster_info_job_with_a_blank_target_runs_every_cluster(lab, tmp_path):
     """A blank optional survey question reaches the play as "": every cluster, not none."""
     hosts = clusters(lab)
@@ -135,14 +130,14 @@ def test_cluster_info_job_with_a_blank_target_runs_every_cluster(lab, tmp_path):
 def test_enable_check_job_reports_every_cluster_to_the_workflow_and_writes_nothing(lab, tmp_path):
     hosts = clusters(lab)
     names = list(ENABLE)
-    before, writes_before = state(lab, names), writes(lab, names)
+    before, writes_before = state(lab, names), lab.writes(names)
     assert all(data == [{"enable-windows-ipam": "false"}] for data, _p in before.values()), before
     job = run_job(private_data_dir(tmp_path, lab, {"eksops_target": ", ".join(names),
                                                    "enable_manage_iam": "true"}, check=True),
                   "playbooks/enable.yml", "enable-check")
     assert_successful(job)
     assert state(lab, names) == before
-    assert writes(lab, names) == writes_before
+    assert lab.writes(names) == writes_before
     # the per-cluster summary line, as the job's output shows it
     summaries = host_results(job, "Print the cluster's summary")
     assert set(summaries) == set(names)
@@ -188,7 +183,7 @@ def test_migrate_check_job_previews_the_removal_and_does_not_fail_on_enable(lab,
     """Check mode deletes nothing, so enable would refuse on the legacy objects: the check job
     says so and succeeds, with the removal preview in the workflow data."""
     before = lab.get("legacy", "/apis/apps/v1/namespaces/kube-system/deployments")["items"]
-    writes_before = writes(lab, ["legacy"])
+    writes_before = lab.writes(["legacy"])
     job = run_job(private_data_dir(tmp_path, lab, {"eksops_target": "legacy",
                                                    "enable_manage_iam": "true"}, check=True),
                   "playbooks/migrate_to_control_plane.yml", "migrate-check")
@@ -200,7 +195,7 @@ def test_migrate_check_job_previews_the_removal_and_does_not_fail_on_enable(lab,
     assert removal["check_mode"] is True and removal["flavour"] == "script"
     assert "Deployment vpc-resource-controller" in removal["deleted"]
     assert lab.get("legacy", "/apis/apps/v1/namespaces/kube-system/deployments")["items"] == before
-    assert writes(lab, ["legacy"]) == writes_before
+    assert lab.writes(["legacy"]) == writes_before
 
 
 def test_migrate_run_job_hands_both_steps_to_the_workflow(lab, tmp_path):

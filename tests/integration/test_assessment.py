@@ -10,12 +10,12 @@ import time
 import pytest
 from cryptography import x509
 
-from eksopslab.testing import running_lab, task_results
+from eksopslab.testing import WRITE_VERBS, running_lab, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "assess.yml")
 CLUSTERS = ("fleet-ready", "fleet-nodes", "fleet-cni", "fleet-ipv6", "fleet-legacy-soon",
             "fleet-legacy-expired", "fleet-odd-platform")
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+
 
 # (cluster, finding id, severity, objects): every finding the fleet scenario was built to show.
 EXPECTED = [
@@ -207,7 +207,7 @@ def test_the_assessment_only_reads(assessed):
     _results, requests = assessed
     for cluster, made in requests.items():
         assert made, cluster
-        assert not [r for r in made if r[0] in WRITES], (cluster, made)
+        assert not [r for r in made if r[0] in WRITE_VERBS], (cluster, made)
 
 
 def test_a_denied_aws_read_makes_it_incomplete_not_failed(lab):
@@ -253,7 +253,7 @@ def test_enable_refuses_what_the_assessment_rejects_and_nothing_is_written(lab):
     assert sorted(reached) == ["fleet-cni"], raw
     assert reached["fleet-cni"]["configmap"]["action"] == "patched"
     for name, count in before.items():
-        assert not [r for r in lab.requests(name)[count:] if r[0] in WRITES]
+        assert not [r for r in lab.requests(name)[count:] if r[0] in WRITE_VERBS]
     verdicts = parsed["global_custom_stats"]["eksops_windows_preflight"]
     assert verdicts["fleet-ipv6"]["allowed"] is False and verdicts["fleet-cni"]["allowed"] is True
 

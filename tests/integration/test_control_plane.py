@@ -11,7 +11,6 @@ ELIGIBLE = ("ok-117-eks10", "ok-119-eks7", "ok-121-foreign", "current-no-cm", "c
 REFUSED = ("old-117-eks9", "legacy")
 ALL = ELIGIBLE + REFUSED
 TASK = "Enable control-plane Windows support"
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 @pytest.fixture(scope="module", name="lab")
@@ -40,10 +39,6 @@ def snapshot(lab, names=ALL):
     return {n: (configmap(lab, n), policies(lab, n)) for n in names}
 
 
-def writes(lab, names=ALL):
-    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
-
-
 def vpc_policy(lab, name):
     partition = "aws-cn" if lab.cluster(name)["region"].startswith("cn-") else "aws"
     return f"arn:{partition}:iam::aws:policy/AmazonEKSVPCResourceController"
@@ -54,11 +49,11 @@ def enable(lab, *args, hosts=ELIGIBLE, **kwargs):
 
 
 def test_check_mode_writes_nothing_and_says_what_would_change(lab):
-    before, writes_before = snapshot(lab), writes(lab)
+    before, writes_before = snapshot(lab), lab.writes(ALL)
     rc, parsed, raw = enable(lab, "--diff", check=True)
     assert rc == 0, raw
     assert snapshot(lab) == before
-    assert writes(lab) == writes_before
+    assert lab.writes(ALL) == writes_before
     results = task_results(parsed, TASK)
     assert results["ok-121-foreign"]["changed"] is True
     assert results["ok-121-foreign"]["configmap"] == {
@@ -118,11 +113,11 @@ def test_enable_converges_the_fleet(lab):
 
 
 def test_second_run_changes_nothing_and_writes_nothing(lab):
-    writes_before = writes(lab)
+    writes_before = lab.writes(ALL)
     rc, parsed, raw = enable(lab)
     assert rc == 0, raw
     assert all(r["changed"] is False for r in task_results(parsed, TASK).values())
-    assert writes(lab) == writes_before
+    assert lab.writes(ALL) == writes_before
     assert all(s["changed"] == 0 for s in parsed["stats"].values())
 
 
@@ -170,8 +165,8 @@ def test_disable_keeps_the_policy_where_security_groups_for_pods_need_it(lab):
     results = task_results(parsed, "Disable control-plane Windows support")
     assert results["linux-sgp"]["iam"]["action"] == "skipped"
     assert results["ok-119-eks7"]["iam"]["action"] == "detached"
-    writes_before = writes(lab, hosts)
+    writes_before = lab.writes(hosts)
     rc, parsed, raw = lab.run_playbook("eksops.windows.disable", "-l", ",".join(hosts))
     assert rc == 0, raw
-    assert writes(lab, hosts) == writes_before
+    assert lab.writes(hosts) == writes_before
     assert all(s["changed"] == 0 for s in parsed["stats"].values())

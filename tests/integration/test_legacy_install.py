@@ -9,7 +9,6 @@ from eksopslab import kube
 from eksopslab.testing import running_lab, task_results
 
 DEPLOY = "Deploy the legacy controller, webhook and kube-proxy binding"
-WRITES = {"create", "update", "patch", "delete"}
 KS = "/apis/apps/v1/namespaces/kube-system/deployments"
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 CRB = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
@@ -19,10 +18,6 @@ CRB = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
 def legacy_lab(tmp_path_factory):
     with running_lab(str(tmp_path_factory.mktemp("li")), "legacy_install.yml") as handle:
         yield handle
-
-
-def writes(lab, names):
-    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
 
 
 def install(lab, hosts, *extra, check=False):
@@ -46,12 +41,12 @@ def snapshot(lab, name):
 
 
 def test_check_mode_writes_nothing(lab):
-    before = writes(lab, ["old-119"])
+    before = lab.writes(["old-119"])
     rc, parsed, raw = install(lab, ["old-119"], check=True)
     assert rc == 0, raw
     result = task_results(parsed, DEPLOY)["old-119"]
     assert {o["action"] for o in result["objects"]} == {"created"}
-    assert writes(lab, ["old-119"]) == before
+    assert lab.writes(["old-119"]) == before
 
 
 def test_refusals_say_why(lab):
@@ -61,7 +56,7 @@ def test_refusals_say_why(lab):
     results = task_results(parsed, DEPLOY)
     assert "no Linux node" in results["fargate-only"]["msg"]
     assert "eksops.windows.enable" in results["qualifies"]["msg"]
-    assert writes(lab, ["fargate-only", "qualifies"]) == {"fargate-only": [], "qualifies": []}
+    assert lab.writes(["fargate-only", "qualifies"]) == {"fargate-only": [], "qualifies": []}
 
 
 def test_install_deploys_everything_with_current_apis(lab):
@@ -87,11 +82,11 @@ def test_install_deploys_everything_with_current_apis(lab):
 
 
 def test_second_run_changes_nothing(lab):
-    before = writes(lab, ["old-119", "cn-old"])
+    before = lab.writes(["old-119", "cn-old"])
     rc, parsed, raw = install(lab, ["old-119", "cn-old"])
     assert rc == 0, raw
     assert all(s["changed"] == 0 for s in parsed["stats"].values())
-    assert writes(lab, ["old-119", "cn-old"]) == before
+    assert lab.writes(["old-119", "cn-old"]) == before
 
 
 def test_drift_is_patched_not_replaced(lab):

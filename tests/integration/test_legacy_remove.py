@@ -18,7 +18,6 @@ from eksopslab.testing import running_lab, task_results
 
 CLUSTERS = ("lr-script", "lr-eksctl", "lr-both", "lr-none")
 TASK = "Remove legacy Windows support"
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 KS = "kube-system"
 SCRIPT_CSR = "vpc-admission-webhook-svc.kube-system"
 EKSCTL_CSR = "vpc-admission-webhook.kube-system"
@@ -133,10 +132,6 @@ def snapshot(lab, cluster):
     return present
 
 
-def writes(lab, names=CLUSTERS):
-    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
-
-
 def as_tuples(objects):
     return [(o["kind"], o["namespace"], o["name"]) for o in objects]
 
@@ -157,22 +152,22 @@ def test_the_starting_point_is_what_the_installers_leave(lab):
 
 
 def test_enable_is_refused_and_points_to_the_role(lab):
-    writes_before = writes(lab, ["lr-eksctl"])
+    writes_before = lab.writes(["lr-eksctl"])
     rc, parsed, _raw = lab.run_playbook("eksops.windows.enable", "-l", "lr-eksctl")
     assert rc != 0
     msg = task_results(parsed, "Enable control-plane Windows support")["lr-eksctl"]["msg"]
     assert "eksops.windows.legacy_remove role" in msg, msg
     assert "CertificateSigningRequest " + EKSCTL_CSR in msg, msg
-    assert writes(lab, ["lr-eksctl"]) == writes_before
+    assert lab.writes(["lr-eksctl"]) == writes_before
 
 
 def test_check_mode_deletes_nothing_and_lists_exactly_the_objects(lab):
     before = {c: snapshot(lab, c) for c in CLUSTERS}
-    writes_before = writes(lab)
+    writes_before = lab.writes(CLUSTERS)
     rc, parsed, raw = remove(lab, "--diff", check=True)
     assert rc == 0, raw
     assert {c: snapshot(lab, c) for c in CLUSTERS} == before
-    assert writes(lab) == writes_before
+    assert lab.writes(CLUSTERS) == writes_before
     results = task_results(parsed, TASK)
     for cluster in CLUSTERS:
         result = results[cluster]
@@ -224,13 +219,13 @@ def test_removal_deletes_exactly_the_legacy_objects_in_order(lab):
 
 
 def test_second_run_changes_nothing_and_writes_nothing(lab):
-    writes_before = writes(lab)
+    writes_before = lab.writes(CLUSTERS)
     rc, parsed, raw = remove(lab)
     assert rc == 0, raw
     results = task_results(parsed, TASK)
     assert all(r["changed"] is False and r["deleted"] == [] and r["flavours"] == []
                for r in results.values())
-    assert writes(lab) == writes_before
+    assert lab.writes(CLUSTERS) == writes_before
     assert all(s["changed"] == 0 for s in parsed["stats"].values())
 
 

@@ -18,7 +18,6 @@ PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks",
 TASK = "Run vpc_webhook_cert"
 SECRET = "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs"
 CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
-WRITES = {"create", "update", "patch", "delete"}
 RENEWED = ("expiring", "expired", "garbage", "stale-csr", "modern")
 
 
@@ -45,12 +44,8 @@ def cluster_ca(lab, name):
         return x509.load_pem_x509_certificate(handle.read())
 
 
-def writes(lab, names):
-    return {n: [r for r in lab.requests(n) if r[0] in WRITES] for n in names}
-
-
 def test_inspect_reports_without_writing(lab):
-    before = writes(lab, ["healthy", "none"])
+    before = lab.writes(["healthy", "none"])
     rc, parsed, raw = run(lab, ["healthy", "none"])
     assert rc == 0, raw
     results = task_results(parsed, TASK)
@@ -62,12 +57,12 @@ def test_inspect_reports_without_writing(lab):
     assert facts["subject"] == "CN=vpc-admission-webhook-svc.kube-system.svc"
     assert results["healthy"]["changed"] is False
     assert results["none"]["certificate"] == {"present": False}
-    assert writes(lab, ["healthy", "none"]) == before
+    assert lab.writes(["healthy", "none"]) == before
 
 
 def test_check_mode_says_what_it_would_issue_and_writes_nothing(lab):
     hosts = list(RENEWED) + ["healthy"]
-    before, secrets = writes(lab, hosts), {n: secret(lab, n) for n in hosts}
+    before, secrets = lab.writes(hosts), {n: secret(lab, n) for n in hosts}
     rc, parsed, raw = run(lab, hosts, "-e", "cert_state=present", check=True)
     assert rc == 0, raw
     results = task_results(parsed, TASK)
@@ -77,7 +72,7 @@ def test_check_mode_says_what_it_would_issue_and_writes_nothing(lab):
     assert results["garbage"]["renewal_reason"].startswith("cert.pem is not a PEM certificate")
     assert results["expired"]["renewal_reason"].startswith("the certificate expired on")
     assert results["healthy"]["changed"] is False
-    assert writes(lab, hosts) == before
+    assert lab.writes(hosts) == before
     assert {n: secret(lab, n) for n in hosts} == secrets
 
 
@@ -148,11 +143,11 @@ def test_present_renews_what_needs_it_and_leaves_the_rest(lab):
 
 def test_second_run_changes_nothing(lab):
     hosts = list(RENEWED) + ["healthy"]
-    before = writes(lab, hosts)
+    before = lab.writes(hosts)
     rc, parsed, raw = run(lab, hosts, "-e", "cert_state=present")
     assert rc == 0, raw
     assert all(r["changed"] is False for r in task_results(parsed, TASK).values())
-    assert writes(lab, hosts) == before
+    assert lab.writes(hosts) == before
 
 
 def test_present_without_legacy_support_is_refused(lab):
@@ -196,7 +191,7 @@ def test_cert_renew_role_restarts_the_webhook_and_recreates_stuck_pods(lab):
     hosts = ["renew-expired", "renew-soon"]
     owned, owned_uid = stick_owned_windows_pod(lab, "renew-expired")
 
-    before, secrets = writes(lab, hosts), {n: secret(lab, n) for n in hosts}
+    before, secrets = lab.writes(hosts), {n: secret(lab, n) for n in hosts}
     rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", ",".join(hosts),
                                        check=True)
     assert rc == 0, raw
@@ -204,7 +199,7 @@ def test_cert_renew_role_restarts_the_webhook_and_recreates_stuck_pods(lab):
     assert planned["restarted"] == ["kube-system/vpc-admission-webhook-deployment"]
     assert planned["recreated_pods"] == [f"default/{owned}"]
     assert planned["stuck_bare_pods"] == ["default/one-off"]
-    assert writes(lab, hosts) == before and {n: secret(lab, n) for n in hosts} == secrets
+    assert lab.writes(hosts) == before and {n: secret(lab, n) for n in hosts} == secrets
 
     rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", ",".join(hosts))
     assert rc == 0, raw
@@ -229,8 +224,8 @@ def test_cert_renew_role_restarts_the_webhook_and_recreates_stuck_pods(lab):
     stats = parsed["global_custom_stats"]["eksops_windows_cert_renew"]
     assert stats["renew-expired"]["stuck_bare_pods"] == ["default/one-off"]
 
-    before = writes(lab, hosts)
+    before = lab.writes(hosts)
     rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", ",".join(hosts))
     assert rc == 0, raw
     assert all(s["changed"] == 0 for s in parsed["stats"].values())
-    assert writes(lab, hosts) == before
+    assert lab.writes(hosts) == before

@@ -9,7 +9,6 @@ import pytest
 from eksopslab.testing import running_lab, task_results
 
 TASK = "Audit (or fix) the OS selectors of the cluster's workloads"
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 APPS = "/apis/apps/v1/namespaces"
 PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 
@@ -35,10 +34,6 @@ def workloads_lab(tmp_path_factory):
         yield handle
 
 
-def writes(lab, name, user="kubernetes-admin"):
-    return [r for r in lab.requests(name, user) if r[0] in WRITES]
-
-
 def pod_spec(lab, ref, cluster="mixed"):
     kind, namespace, name = ref.split("/")
     return lab.get(cluster, f"{APPS}/{namespace}/{PLURAL[kind]}/{name}")["spec"]["template"]["spec"]
@@ -61,7 +56,7 @@ def by_ref(result):
 
 
 def test_audit_finds_exactly_the_workloads_without_a_selector(lab):
-    before = writes(lab, "mixed")
+    before = lab.writes("mixed")
     # the allow list as an AWX survey gives it: one comma-separated string
     rc, parsed, raw = lab.run_playbook(
         "eksops.windows.workload_selectors", "-l", "mixed",
@@ -89,7 +84,7 @@ def test_audit_finds_exactly_the_workloads_without_a_selector(lab):
     stats = parsed["global_custom_stats"]["eksops_windows_workload_selectors"]["mixed"]
     assert set(stats["would_fix"]) == FIXED and stats["fixed"] == []
     assert stats["affinity_only_windows"] == ["Deployment/win/iis-affinity"]
-    assert writes(lab, "mixed") == before
+    assert lab.writes("mixed") == before
 
 
 def test_namespaces_are_listed_one_by_one_and_exclusions_apply(lab):
@@ -110,16 +105,16 @@ def test_namespaces_are_listed_one_by_one_and_exclusions_apply(lab):
     (["shop"], "is not 'namespace/name' or 'Kind/namespace/name'"),
 ])
 def test_fix_without_a_usable_allow_list_fails_clearly_and_writes_nothing(lab, allowed, words):
-    before = writes(lab, "mixed")
+    before = lab.writes("mixed")
     rc, parsed, raw = run(lab, "mixed", mode="fix", fix_allowed=allowed)
     assert rc != 0, raw
     msg = task_results(parsed, TASK)["mixed"]["msg"]
     assert words in msg, msg
-    assert writes(lab, "mixed") == before
+    assert lab.writes("mixed") == before
 
 
 def test_check_mode_writes_nothing_and_reports_would_fix(lab):
-    before, selectors_before = writes(lab, "mixed"), selectors(lab, WITHOUT_SELECTOR)
+    before, selectors_before = lab.writes("mixed"), selectors(lab, WITHOUT_SELECTOR)
     rc, parsed, raw = run(lab, "mixed", "--diff", check=True, mode="fix",
                           fix_allowed=["shop/*", "DaemonSet/billing/*"])
     assert rc == 0, raw
@@ -132,14 +127,14 @@ def test_check_mode_writes_nothing_and_reports_would_fix(lab):
     assert diffs["Deployment/shop/api"]["before"] == {"nodeSelector": {"disktype": "ssd"}}
     assert diffs["Deployment/shop/api"]["after"] == {
         "nodeSelector": {"disktype": "ssd", "kubernetes.io/os": "linux"}}
-    assert writes(lab, "mixed") == before
+    assert lab.writes("mixed") == before
     assert selectors(lab, WITHOUT_SELECTOR) == selectors_before
 
 
 def test_fix_patches_only_what_is_allowed_and_keeps_other_keys(lab):
     untouched = selectors(lab, (WITHOUT_SELECTOR - FIXED) | set(WITH_SELECTOR))
     affinity_before = pod_spec(lab, "Deployment/win/iis-affinity")
-    before = writes(lab, "mixed")
+    before = lab.writes("mixed")
     rc, parsed, raw = run(lab, "mixed", "--diff", mode="fix",
                           fix_allowed=["shop/*", "DaemonSet/billing/*"])
     assert rc == 0, raw
@@ -158,7 +153,7 @@ def test_fix_patches_only_what_is_allowed_and_keeps_other_keys(lab):
     assert pod_spec(lab, "Deployment/win/iis-affinity") == affinity_before
 
     # one merge patch per fixed workload and no other write
-    new = writes(lab, "mixed")[len(before):]
+    new = lab.writes("mixed")[len(before):]
     assert sorted(uri.split("?")[0] for _verb, uri, _code in new) == sorted(
         f"{APPS}/{ref.split('/')[1]}/{PLURAL[ref.split('/')[0]]}/{ref.split('/')[2]}" for ref in FIXED)
     assert {(verb, code) for verb, _uri, code in new} == {("patch", 200)}
@@ -167,18 +162,18 @@ def test_fix_patches_only_what_is_allowed_and_keeps_other_keys(lab):
 
 
 def test_second_run_changes_nothing(lab):
-    before = writes(lab, "mixed")
+    before = lab.writes("mixed")
     rc, parsed, raw = run(lab, "mixed", mode="fix", fix_allowed=["shop/*", "DaemonSet/billing/*"])
     assert rc == 0, raw
     assert parsed["stats"]["mixed"]["changed"] == 0
     result = task_results(parsed, TASK)["mixed"]
     assert result["changed"] is False
     assert {r for r, w in by_ref(result).items() if w["action"] != "none"} == WITHOUT_SELECTOR - FIXED
-    assert writes(lab, "mixed") == before
+    assert lab.writes("mixed") == before
 
 
 def test_a_cluster_that_is_not_mixed_has_nothing_to_do(lab):
-    before = writes(lab, "linux-only")
+    before = lab.writes("linux-only")
     rc, parsed, raw = run(lab, "linux-only", mode="fix", fix_allowed="*/*")
     assert rc == 0, raw
     result = task_results(parsed, TASK)["linux-only"]
@@ -187,7 +182,7 @@ def test_a_cluster_that_is_not_mixed_has_nothing_to_do(lab):
     assert result["node_counts"] == {"linux": 2, "windows": 0}
     assert "not a mixed cluster (2 Linux, 0 Windows nodes)" in result["msg"]
     assert "only_mixed=false" in result["msg"]
-    assert writes(lab, "linux-only") == before
+    assert lab.writes("linux-only") == before
     assert not [r for r in lab.requests("linux-only") if "/apis/apps/" in r[1]]
 
     rc, parsed, raw = run(lab, "linux-only", only_mixed=False, exclude_namespaces="kube-system")
@@ -246,13 +241,13 @@ def exists(lab, path, cluster="mixed"):
 
 
 def test_sample_check_mode_creates_nothing(lab):
-    before = writes(lab, "mixed")
+    before = lab.writes("mixed")
     rc, parsed, raw = sample(lab, "mixed", check=True)
     assert rc == 0, raw
     assert parsed["stats"]["mixed"]["changed"] >= 1
     assert not exists(lab, f"/api/v1/namespaces/{SAMPLE_NS}")
     # kubernetes.core dry-runs on the server in check mode: no write without dryRun
-    assert [r for r in writes(lab, "mixed")[len(before):] if "dryRun=All" not in r[1]] == []
+    assert [r for r in lab.writes("mixed")[len(before):] if "dryRun=All" not in r[1]] == []
 
 
 def test_sample_is_refused_without_a_windows_node(lab):
@@ -283,14 +278,14 @@ def test_sample_deploys_with_the_windows_selectors_and_is_idempotent(lab):
     assert namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"] == \
         "eksops.windows.windows_sample"
 
-    before = writes(lab, "mixed")
+    before = lab.writes("mixed")
     rc, parsed, raw = sample(lab, "mixed")
     assert rc == 0, raw
     assert parsed["stats"]["mixed"]["changed"] == 0
     # kubernetes.core patches what exists; an unchanged patch leaves the objects as they were
     assert lab.get("mixed", SAMPLE_DEPLOYMENT)["metadata"]["resourceVersion"] == \
         deployment["metadata"]["resourceVersion"]
-    assert {r[0] for r in writes(lab, "mixed")[len(before):]} <= {"patch"}
+    assert {r[0] for r in lab.writes("mixed")[len(before):]} <= {"patch"}
 
     # the workload audit sees the sample as a Windows workload selected the right way
     rc, parsed, raw = run(lab, "mixed", namespaces=SAMPLE_NS)

@@ -16,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")
 SCENARIOS = os.path.join(ROOT, "tests", "lab", "scenarios")
+WRITE_VERBS = frozenset(("create", "update", "patch", "delete", "deletecollection"))
 
 
 @contextlib.contextmanager
@@ -75,6 +76,13 @@ class LabHandle:
                     seen.append((event["verb"], event["requestURI"],
                                  event.get("responseStatus", {}).get("code")))
         return seen
+
+    def writes(self, clusters, username="kubernetes-admin"):
+        """The write requests (WRITE_VERBS) in the audit log: a list for one cluster name, a
+        {name: list} for a list of names."""
+        if isinstance(clusters, str):
+            return [r for r in self.requests(clusters, username) if r[0] in WRITE_VERBS]
+        return {name: self.writes(name, username) for name in clusters}
 
     def inventory(self):
         return self.lab.path("inventory.yml")
