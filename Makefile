@@ -86,6 +86,7 @@ perf: venv lab-build
 	@echo "== benchmarks (figures only)"
 	$(BIN)/python tests/perf/bench_foundation.py
 	$(BIN)/python tests/perf/bench_assessment.py
+	$(BIN)/python tests/perf/bench_requests.py
 
 lab-stop:
 	tests/lab/labctl stop

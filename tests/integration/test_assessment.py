@@ -10,7 +10,7 @@ import time
 import pytest
 from cryptography import x509
 
-from eksopslab.testing import WRITE_VERBS, running_lab, task_results
+from eksopslab.testing import AWS_READ_PREFIXES, WRITE_VERBS, running_lab, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "assess.yml")
 CLUSTERS = ("fleet-ready", "fleet-nodes", "fleet-cni", "fleet-ipv6", "fleet-legacy-soon",
@@ -67,12 +67,13 @@ def fleet_lab(tmp_path_factory):
 
 @pytest.fixture(scope="module", name="assessed")
 def fleet_assessment(lab):
-    before = {n: len(lab.requests(n)) for n in CLUSTERS}
+    before, aws_before = {n: len(lab.requests(n)) for n in CLUSTERS}, len(lab.aws_calls())
     rc, parsed, raw = lab.run_playbook(PLAYBOOK, check=True)
     assert rc == 0, raw
     results = task_results(parsed, "Assess the cluster")
     assert sorted(results) == sorted(CLUSTERS)
-    return results, {n: lab.requests(n)[before[n]:] for n in CLUSTERS}
+    return (results, {n: lab.requests(n)[before[n]:] for n in CLUSTERS},
+            lab.aws_calls()[aws_before:])
 
 
 def ids(result):
@@ -82,7 +83,7 @@ def ids(result):
 @pytest.mark.parametrize("cluster,finding_id,severity,objects", EXPECTED,
                          ids=[f"{c}:{i}" for c, i, _s, _o in EXPECTED])
 def test_every_finding_where_the_fleet_has_it(assessed, cluster, finding_id, severity, objects):
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     found = [f for f in results[cluster]["findings"] if f["id"] == finding_id]
     assert len(found) == 1, ids(results[cluster])
     assert found[0]["severity"] == severity
@@ -93,7 +94,7 @@ def test_every_finding_where_the_fleet_has_it(assessed, cluster, finding_id, sev
 
 def test_no_finding_anywhere_else(assessed):
     """Each cluster shows exactly the findings listed for it (the ready one none at all)."""
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     for cluster in CLUSTERS:
         expected = sorted(i for c, i, _s, _o in EXPECTED if c == cluster)
         assert sorted(ids(results[cluster])) == expected, cluster
@@ -103,7 +104,7 @@ def test_no_finding_anywhere_else(assessed):
 
 
 def test_findings_come_errors_first(assessed):
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     order = {"error": 0, "warning": 1, "info": 2}
     for result in results.values():
         ranks = [order[f["severity"]] for f in result["findings"]]
@@ -111,7 +112,7 @@ def test_findings_come_errors_first(assessed):
 
 
 def test_the_exception_and_the_compliant_workloads_are_not_flagged(assessed):
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     text = repr(results["fleet-nodes"]["findings"])
     assert "fn-m416" not in text  # m4.16xlarge is the exception, 30 addresses per ENI
     assert "Deployment/shop/api" not in text  # Linux selector
@@ -120,7 +121,7 @@ def test_the_exception_and_the_compliant_workloads_are_not_flagged(assessed):
 
 
 def test_mode_follows_the_version_table(assessed):
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     modes = {n: results[n]["mode"] for n in CLUSTERS}
     assert modes == {
         "fleet-ready": "control_plane", "fleet-nodes": "control_plane",
@@ -150,7 +151,7 @@ def policy_attached(lab, cluster):
 
 
 def test_state_matches_the_clusters(lab, assessed):
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     for cluster in CLUSTERS:
         state = results[cluster]["state"]
         assert state["enable_windows_ipam"] == configmap_value(lab, cluster), cluster
@@ -170,7 +171,7 @@ def test_state_matches_the_clusters(lab, assessed):
 
 
 def test_certificate_days_left_read_from_the_secret(lab, assessed):
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     now = datetime.datetime.now(datetime.timezone.utc)
     for cluster in ("fleet-legacy-soon", "fleet-legacy-expired"):
         secret = lab.get(cluster, "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs")
@@ -186,7 +187,7 @@ def test_certificate_days_left_read_from_the_secret(lab, assessed):
 
 
 def test_prerequisites_and_preflight(assessed):
-    results, _requests = assessed
+    results, _requests, _aws = assessed
     pre = {n: (results[n]["preflight"]["control_plane"]["allowed"],
                results[n]["preflight"]["legacy"]["allowed"]) for n in CLUSTERS}
     assert pre == {
@@ -204,10 +205,12 @@ def test_prerequisites_and_preflight(assessed):
 
 
 def test_the_assessment_only_reads(assessed):
-    _results, requests = assessed
+    _results, requests, aws_made = assessed
     for cluster, made in requests.items():
         assert made, cluster
         assert not [r for r in made if r[0] in WRITE_VERBS], (cluster, made)
+    assert len([c for c in aws_made if c[1] == "DescribeCluster"]) >= len(requests)
+    assert not [c for c in aws_made if not c[1].startswith(AWS_READ_PREFIXES)], aws_made
 
 
 def test_a_denied_aws_read_makes_it_incomplete_not_failed(lab):

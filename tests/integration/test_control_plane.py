@@ -4,7 +4,7 @@ Kubernetes API and moto, and writes are counted in the API servers' audit logs."
 
 import pytest
 
-from eksopslab.testing import running_lab, task_results
+from eksopslab.testing import AWS_READ_PREFIXES, running_lab, task_results
 
 ELIGIBLE = ("ok-117-eks10", "ok-119-eks7", "ok-121-foreign", "current-no-cm", "china",
             "fargate-sgp", "linux-sgp", "already")
@@ -50,10 +50,14 @@ def enable(lab, *args, hosts=ELIGIBLE, **kwargs):
 
 def test_check_mode_writes_nothing_and_says_what_would_change(lab):
     before, writes_before = snapshot(lab), lab.writes(ALL)
+    aws_calls_before = len(lab.aws_calls())
     rc, parsed, raw = enable(lab, "--diff", check=True)
     assert rc == 0, raw
     assert snapshot(lab) == before
     assert lab.writes(ALL) == writes_before
+    aws_made = lab.aws_calls()[aws_calls_before:]
+    assert ("eks", "DescribeCluster", 200) in aws_made  # the AWS audit log does see the run
+    assert not [c for c in aws_made if not c[1].startswith(AWS_READ_PREFIXES)], aws_made
     results = task_results(parsed, TASK)
     assert results["ok-121-foreign"]["changed"] is True
     assert results["ok-121-foreign"]["configmap"] == {
@@ -124,12 +128,17 @@ def test_second_run_changes_nothing_and_writes_nothing(lab):
 def test_enable_request_count_per_cluster(lab):
     """What one no-op enable costs on one cluster: the preflight assessment (reads only), then
     the module's list nodes, read aws-node, read the legacy Deployment (404) and read the
-    ConfigMap; no write."""
+    ConfigMap, and its DescribeCluster and ListAttachedRolePolicies; no write anywhere.
+    tests/perf/bench_requests.py reports the full counts."""
     rc, _parsed, raw = enable(lab, hosts=["ok-119-eks7"])  # converged, whatever ran before
     assert rc == 0, raw
-    before = len(lab.requests("ok-119-eks7"))
+    before, aws_before = len(lab.requests("ok-119-eks7")), len(lab.aws_calls())
     rc, _parsed, raw = enable(lab, hosts=["ok-119-eks7"])
     assert rc == 0, raw
+    aws_made = [(service, action) for service, action, _status in lab.aws_calls()[aws_before:]]
+    assert aws_made[0] == ("eks", "DescribeCluster")  # the assessment's
+    assert all(action.startswith(AWS_READ_PREFIXES) for _service, action in aws_made), aws_made
+    assert aws_made[-2:] == [("eks", "DescribeCluster"), ("iam", "ListAttachedRolePolicies")]
     made = [(verb, uri.split("?")[0]) for verb, uri, _status in lab.requests("ok-119-eks7")[before:]]
     assert {verb for verb, _uri in made} == {"get", "list"}
     assert made[:2] == [("get", "/version/"), ("list", "/api/v1/nodes")]  # the assessment
@@ -142,10 +151,12 @@ def test_enable_request_count_per_cluster(lab):
 
 
 def test_manage_iam_false_leaves_iam_alone_and_reports(lab):
-    before = policies(lab, "china")
+    before, aws_before, aws_writes_before = policies(lab, "china"), len(lab.aws_calls()), lab.aws_writes()
     rc, parsed, raw = lab.run_playbook("eksops.windows.disable", "-l", "china",
                                        "-e", "disable_manage_iam=false")
     assert rc == 0, raw
+    assert ("iam", "ListAttachedRolePolicies", 200) in lab.aws_calls()[aws_before:]  # reported
+    assert lab.aws_writes() == aws_writes_before  # and never changed
     result = task_results(parsed, "Disable control-plane Windows support")["china"]
     assert result["iam"]["action"] == "not_managed"
     assert result["iam"]["attached"] is True
@@ -165,8 +176,9 @@ def test_disable_keeps_the_policy_where_security_groups_for_pods_need_it(lab):
     results = task_results(parsed, "Disable control-plane Windows support")
     assert results["linux-sgp"]["iam"]["action"] == "skipped"
     assert results["ok-119-eks7"]["iam"]["action"] == "detached"
-    writes_before = lab.writes(hosts)
+    writes_before, aws_writes_before = lab.writes(hosts), lab.aws_writes()
     rc, parsed, raw = lab.run_playbook("eksops.windows.disable", "-l", ",".join(hosts))
     assert rc == 0, raw
     assert lab.writes(hosts) == writes_before
+    assert lab.aws_writes() == aws_writes_before
     assert all(s["changed"] == 0 for s in parsed["stats"].values())

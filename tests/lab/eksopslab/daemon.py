@@ -20,9 +20,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIALABBOOTSTRAP0000")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bootstrap")
 
 # pylint: disable=wrong-import-position
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from . import authn, aws, eks_addons, kube, pki, signer  # noqa: E402
+from . import authn, aws, aws_audit, eks_addons, kube, pki, signer  # noqa: E402
 
 LOG = logging.getLogger("eksopslab")
 
@@ -46,8 +44,8 @@ class Daemon:
     # --- AWS -----------------------------------------------------------------------------
     def start_aws(self):
         eks_addons.install()  # before moto builds its EKS URL map
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config["moto_port"],
-                                       verbose=False)
+        self.moto = aws_audit.AuditedMotoServer(
+            self.config["moto_port"], os.path.join(self.state_dir, "aws-audit.log"))
         self.moto.start()
         endpoint = f"http://127.0.0.1:{self.config['moto_port']}"
         self.admin = aws.create_admin(endpoint)

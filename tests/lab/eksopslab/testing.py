@@ -9,7 +9,7 @@ import sys
 import boto3
 import yaml
 
-from . import kube
+from . import aws_audit, kube
 from .lab import Lab, load_scenario
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -17,6 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 COLLECTIONS = os.path.join(ROOT, ".build", "collections")
 SCENARIOS = os.path.join(ROOT, "tests", "lab", "scenarios")
 WRITE_VERBS = frozenset(("create", "update", "patch", "delete", "deletecollection"))
+# AWS actions that only read; anything else moto answered (Attach, Create, Put...) is a write.
+AWS_READ_PREFIXES = ("Describe", "List", "Get", "GET ", "HEAD ")
 
 
 @contextlib.contextmanager
@@ -83,6 +85,17 @@ class LabHandle:
         if isinstance(clusters, str):
             return [r for r in self.requests(clusters, username) if r[0] in WRITE_VERBS]
         return {name: self.writes(name, username) for name in clusters}
+
+    def aws_calls(self, user=None):
+        """The AWS requests moto has answered for the admin (or scenario `user`), oldest first:
+        a list of (service, action, status) from the lab's AWS audit log."""
+        key = (self.info["users"][user] if user else self.info["admin"])["access_key"]
+        return [(e["service"], e["action"], e["status"])
+                for e in aws_audit.read(self.lab.path("aws-audit.log"), key)]
+
+    def aws_writes(self, user=None):
+        """The AWS requests of aws_calls() whose action is not a read (AWS_READ_PREFIXES)."""
+        return [c for c in self.aws_calls(user) if not c[1].startswith(AWS_READ_PREFIXES)]
 
     def inventory(self):
         return self.lab.path("inventory.yml")

@@ -84,6 +84,26 @@ def test_describe_cluster_returns_the_lab(lab):
         assert described["roleArn"].endswith(f":role/{name}-cluster-role")
 
 
+def test_aws_audit_log_names_caller_action_and_status(lab):
+    """Each AWS request is logged with its access key, service, region, action and status,
+    and reading a form body for its Action leaves the request intact for moto."""
+    before = len(lab.aws_calls())
+    lab.boto3_client("eks", "us-west-2").describe_cluster(name="alpha")
+    iam = lab.boto3_client("iam", "us-east-1")
+    role = lab.cluster("alpha")["role_arn"].rsplit("/", 1)[1]
+    attached = iam.list_attached_role_policies(RoleName=role, MaxItems=1)  # form body
+    assert attached["ResponseMetadata"]["HTTPStatusCode"] == 200
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="no-such-role")
+    lab.boto3_client("eks", "eu-west-1").list_clusters()
+    assert lab.aws_calls()[before:] == [
+        ("eks", "DescribeCluster", 200), ("iam", "ListAttachedRolePolicies", 200),
+        ("iam", "GetRole", 404), ("eks", "ListClusters", 200)]
+    writes = lab.aws_writes()  # the lab's own setup, made with the admin's key
+    assert ("eks", "CreateCluster", 200) in writes and ("iam", "CreateRole", 200) in writes
+    assert not [c for c in writes if c[1].startswith(("Describe", "List", "Get"))]
+
+
 def csr_pem(common_name):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     request = (x509.CertificateSigningRequestBuilder()
