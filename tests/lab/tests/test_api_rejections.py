@@ -66,7 +66,7 @@ def test_admissionregistration_v1_needs_side_effects_and_review_versions(lab):
     status, message = status_of(lab, "POST", MWC, webhook("rejection-bare"))
     assert status == 422
     assert "sideEffects" in message and "admissionReviewVersions" in message
-    status, _ = status_of(lab, "POST", MWC, webhook(
+    status, _message = status_of(lab, "POST", MWC, webhook(
         "rejection-complete", sideEffects="None", admissionReviewVersions=["v1beta1"]))
     assert status == 201
 
@@ -81,15 +81,15 @@ def test_certificates_v1_refuses_the_legacy_signer_and_wants_a_signer(lab, spec,
 
 
 def test_certificates_v1_takes_the_app_serving_signer(lab):
-    status, _ = status_of(lab, "POST", CSR_V1, csr(
+    status, _message = status_of(lab, "POST", CSR_V1, csr(
         "rejection-csr-ok.kube-system", signerName="beta.eks.amazonaws.com/app-serving"))
     assert status == 201
 
 
 def test_deployments_are_not_served_by_extensions_v1beta1(lab):
-    status, _ = status_of(lab, "POST", "/apis/extensions/v1beta1/namespaces/default/deployments",
-                          {"apiVersion": "extensions/v1beta1", "kind": "Deployment",
-                           "metadata": {"name": "rejection-ext"}})
+    path = "/apis/extensions/v1beta1/namespaces/default/deployments"
+    status, _message = status_of(lab, "POST", path, {
+        "apiVersion": "extensions/v1beta1", "kind": "Deployment", "metadata": {"name": "rejection-ext"}})
     assert status == 404
 
 
@@ -113,7 +113,7 @@ def test_recreate_over_a_defaulted_rolling_update_needs_rolling_update_dropped(l
         status, message = status_of(lab, "PATCH", path, {"spec": {"strategy": {"type": "Recreate"}}},
                                     content_type=merge)
         assert status == 422 and "rollingUpdate" in message, message
-        status, _ = status_of(lab, "PATCH", path, {"spec": {"strategy": {
+        status, _message = status_of(lab, "PATCH", path, {"spec": {"strategy": {
             "type": "Recreate", "rollingUpdate": None}}}, content_type=merge)
         assert status == 200
     finally:
