@@ -96,15 +96,18 @@ def _main():
     except botocore.exceptions.ProfileNotFound:
         source = None if args.profile else ("AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE")
         profile = args.profile or os.environ.get(source)
-        sys.exit("eks_token: " + undefined_profiles_message(
+        sys.stderr.write("eks_token: %s\n" % undefined_profiles_message(
             [profile], botocore.session.Session().available_profiles, source))
+        return 1
     except botocore.exceptions.NoCredentialsError:
-        sys.exit("eks_token: no AWS credentials to make an EKS token for cluster '%s'%s. Set "
-                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile with credentials."
-                 % (args.cluster_name, " with AWS profile '%s'" % args.profile if args.profile else ""))
+        sys.stderr.write("eks_token: no AWS credentials to make an EKS token for cluster '%s'%s. Set "
+                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile with credentials.\n"
+                         % (args.cluster_name, " with AWS profile '%s'" % args.profile if args.profile else ""))
+        return 1
     json.dump(exec_credential(token, expiry), sys.stdout)
     sys.stdout.write("\n")
+    return 0
 
 
 if __name__ == "__main__":
-    _main()
+    raise SystemExit(_main())

@@ -34,7 +34,8 @@ def test_endpoint_url_goes_to_the_helper_environment():
 
 
 # --- the AWS profile: DescribeCluster and every token of the exec user use the same one -----------
-ENV_KEY, PROFILE_KEY = "AKIAENVIRONMENT00000", "AKIAPROFILEKEY000000"
+ENV_KEY = "AKIAENVIRONMENT00000"
+PROFILE_KEY = "AKIAPROFILEKEY000000"
 
 
 @pytest.fixture(name="aws_env")
