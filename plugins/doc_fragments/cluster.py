@@ -61,4 +61,9 @@ notes:
   - The EKS token is a presigned STS C(GetCallerIdentity) request; it never appears in results
     or logs. The AWS identity must be the cluster creator or be mapped in the C(aws-auth)
     ConfigMap or an access entry.
+  - A O(profile) given to the module (the collection's roles pass the host's C(aws_profile))
+    is used with its own credentials for every AWS call and the EKS token, even when the
+    environment has access keys (E(AWS_ACCESS_KEY_ID), ...), as botocore does for a named
+    profile. A profile that is not in the AWS config or credentials file fails with the
+    profiles that are.
 """

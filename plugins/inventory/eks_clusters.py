@@ -182,6 +182,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginat
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
+from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 from ansible_collections.eksops.windows.plugins.plugin_utils import eks_inventory
 from ansible_collections.eksops.windows.plugins.plugin_utils.eks_inventory import InventoryConfigError
 
@@ -246,10 +247,7 @@ class InventoryModule(AWSInventoryBase):
         available = botocore.session.Session().available_profiles
         missing = [p for p in wanted if p not in available]
         if missing:
-            self._do_fail("AWS profile %s %s not defined in the AWS config or credentials file (~/.aws/config, "
-                          "~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); profiles found: %s."
-                          % (", ".join("'%s'" % p for p in missing), "is" if len(missing) == 1 else "are",
-                             ", ".join(sorted(available)) or "none"))
+            self._do_fail(undefined_profiles_message(missing, available))
 
     def _identities(self):
         """(profile, description, credentials for every client) per identity to list with."""

@@ -32,7 +32,13 @@ options:
     description: AWS region of the clusters. Defaults to E(AWS_REGION) or E(AWS_DEFAULT_REGION).
     type: str
   profile:
-    description: AWS profile for DescribeCluster and for the token helper.
+    description:
+      - AWS profile for DescribeCluster and for the token helper of the kubeconfig's C(exec) user,
+        which makes every token with this profile's credentials (passed as C(--profile), so the
+        access keys of the environment are not used, as botocore does for a named profile).
+      - Empty or unset means the environment's credentials (E(AWS_ACCESS_KEY_ID), E(AWS_PROFILE), ...).
+      - A profile that is not in the AWS config or credentials file fails with the profiles
+        that are.
     type: str
   endpoint_url:
     description:
@@ -47,6 +53,14 @@ EXAMPLES = r"""
 - name: List pods of kube-system through kubernetes.core, with an EKS token made on the fly
   kubernetes.core.k8s_info:
     kubeconfig: "{{ lookup('eksops.windows.eks_kubeconfig', eks_cluster_name, region=aws_region) }}"
+    kind: Pod
+    namespace: kube-system
+
+- name: The same with the host's AWS profile (set by the eksops.windows.eks_clusters inventory)
+  kubernetes.core.k8s_info:
+    kubeconfig: >-
+      {{ lookup('eksops.windows.eks_kubeconfig', eks_cluster_name, region=aws_region,
+                profile=aws_profile | default('')) }}
     kind: Pod
     namespace: kube-system
 """
@@ -64,9 +78,12 @@ import sys
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
+from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
+
 try:
     import boto3
     import botocore
+    import botocore.session
     HAS_BOTO3 = True
 except ImportError:
     HAS_BOTO3 = False
@@ -119,11 +136,18 @@ class LookupModule(LookupBase):
                   or os.environ.get("AWS_DEFAULT_REGION"))
         if not region:
             raise AnsibleLookupError("eks_kubeconfig needs a region: set region= or AWS_REGION")
-        profile = self.get_option("profile")
+        profile = self.get_option("profile") or None  # a role passes "" for "no profile"
         endpoint_url = self.get_option("endpoint_url")
         try:
             session = boto3.session.Session(profile_name=profile, region_name=region)
             eks = session.client("eks", endpoint_url=endpoint_url)
+        except botocore.exceptions.ProfileNotFound:
+            available = botocore.session.Session().available_profiles
+            if profile:
+                raise AnsibleLookupError("eks_kubeconfig: " + undefined_profiles_message([profile], available))
+            source = "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
+            raise AnsibleLookupError("eks_kubeconfig: " + undefined_profiles_message(
+                [os.environ.get(source)], available, source))
         except botocore.exceptions.BotoCoreError as e:
             raise AnsibleLookupError("eks_kubeconfig could not set up AWS access: %s" % e)
         result = []

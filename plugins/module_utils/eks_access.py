@@ -21,6 +21,7 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.eksops.windows.plugins.module_utils import eks_token
@@ -36,6 +37,7 @@ except ImportError:
 
 try:
     import botocore
+    import botocore.session
 except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore itself
 
@@ -51,6 +53,20 @@ CLUSTER_ARGUMENT_SPEC = dict(
     kube_validate_certs=dict(type="bool", aliases=["kube_verify_ssl"],
                              fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
 )
+
+# amazon.aws takes the AWS profile and the access keys from the environment when a task gives
+# none (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and refuses a profile together with access keys. A
+# profile the task names (the roles pass the host's aws_profile) must win over access keys that
+# only come from the environment, as botocore does for a profile named in code. So these options
+# are parsed without their environment fallbacks, and EksClusterModule applies the fallbacks
+# itself, leaving the access keys out when the task named a profile.
+PROFILE_OPTIONS = ("profile", "access_key", "secret_key", "session_token")
+ACCESS_KEY_OPTIONS = ("access_key", "secret_key", "session_token")
+PROFILE_HINT = (
+    "The collection's roles use the host's aws_profile (the eksops.windows.eks_clusters inventory "
+    "plugin sets it when it listed the cluster with a profile) unless the role's <role>_aws_profile "
+    "variable says otherwise: run with the AWS config files the inventory was made with, or set that "
+    "variable (empty: the environment's credentials).")
 
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
 REFRESH_MARGIN_SECONDS = 60
@@ -98,6 +114,36 @@ def cluster_facts(cluster, region):
         "ip_family": network.get("ipFamily", "ipv4"),
         "tags": cluster.get("tags") or {},
     }
+
+
+def credential_options():
+    """amazon.aws's argument specs of PROFILE_OPTIONS without their environment fallbacks, and
+    {option: the environment variables its fallback reads, in order}."""
+    common = aws_argument_spec()
+    spec, variables = {}, {}
+    for name in PROFILE_OPTIONS:
+        option = dict(common[name])
+        fallback = option.pop("fallback", None)
+        variables[name] = list(fallback[1]) if fallback else []
+        spec[name] = option
+    return spec, variables
+
+
+def credentials_from_environment(params, variables, environ):
+    """{option: (value, variable)} for the options of PROFILE_OPTIONS the task left unset, read
+    from `environ` as amazon.aws's fallbacks read them (the first variable that is set), except
+    the access keys when the task named a profile: that profile's own credentials are used."""
+    found = {}
+    for name in PROFILE_OPTIONS:
+        if params.get(name) is not None:
+            continue
+        if params.get("profile") and name in ACCESS_KEY_OPTIONS:
+            continue
+        for variable in variables.get(name, ()):
+            if variable in environ:
+                found[name] = (environ[variable], variable)
+                break
+    return found
 
 
 def public_cluster_facts(cluster):
@@ -208,12 +254,31 @@ class EksClusterModule(AnsibleAWSModule):
     """AnsibleAWSModule with the cluster options, DescribeCluster and a Kubernetes client."""
 
     def __init__(self, argument_spec=None, **kwargs):
+        credential_spec, variables = credential_options()
         spec = dict(CLUSTER_ARGUMENT_SPEC)
+        spec.update(credential_spec)
         spec.update(argument_spec or {})
         super(EksClusterModule, self).__init__(argument_spec=spec, **kwargs)
         self._cluster = None
         self._kube = None
         self.auth_method = None
+        found = credentials_from_environment(self.params, variables, os.environ)
+        for name, (value, _variable) in found.items():
+            self.params[name] = value
+            if value and credential_spec[name].get("no_log"):
+                self._module.no_log_values.add(value)
+        self._check_profile(found.get("profile", (None, None))[1])
+
+    def _check_profile(self, variable):
+        """Fail with the profiles there are when the profile is not in the AWS config files
+        (botocore would only say "The config profile (x) could not be found")."""
+        profile = self.params.get("profile")
+        if not profile:
+            return
+        available = botocore.session.Session().available_profiles
+        if profile not in available:
+            self.fail_json(msg="%s %s" % (
+                eks_token.undefined_profiles_message([profile], available, variable), PROFILE_HINT))
 
     @property
     def cluster(self):

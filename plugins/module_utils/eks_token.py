@@ -51,6 +51,15 @@ def get_token(sts_client, cluster_name):
     return TOKEN_PREFIX + encoded, issued + TOKEN_LIFETIME
 
 
+def undefined_profiles_message(missing, available, source=None):
+    """What to say when AWS profiles are not in the AWS config or credentials file; `source`
+    names where the profile came from (an environment variable, for example)."""
+    return ("AWS profile %s%s %s not defined in the AWS config or credentials file (~/.aws/config, "
+            "~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); profiles found: %s."
+            % (", ".join("'%s'" % p for p in missing), " (from %s)" % source if source else "",
+               "is" if len(missing) == 1 else "are", ", ".join(sorted(available)) or "none"))
+
+
 def exec_credential(token, expiry):
     """The ExecCredential a kubeconfig ``exec`` user prints."""
     return {
@@ -67,20 +76,38 @@ def exec_credential(token, expiry):
 def _main():
     import argparse
     import json
+    import os
     import sys
 
     import boto3  # pylint: disable=import-error
+    import botocore.exceptions  # pylint: disable=import-error
+    import botocore.session  # pylint: disable=import-error
 
     parser = argparse.ArgumentParser(description="Print an EKS ExecCredential for a cluster.")
     parser.add_argument("--cluster-name", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--profile")
     args = parser.parse_args()
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    token, expiry = get_token(session.client("sts"), args.cluster_name)
+    # A named profile is used with its own credentials: botocore then ignores the access keys of
+    # the environment, as the modules of the collection do.
+    try:
+        session = boto3.session.Session(profile_name=args.profile or None, region_name=args.region)
+        token, expiry = get_token(session.client("sts"), args.cluster_name)
+    except botocore.exceptions.ProfileNotFound:
+        source = None if args.profile else ("AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE")
+        profile = args.profile or os.environ.get(source)
+        sys.stderr.write("eks_token: %s\n" % undefined_profiles_message(
+            [profile], botocore.session.Session().available_profiles, source))
+        return 1
+    except botocore.exceptions.NoCredentialsError:
+        sys.stderr.write("eks_token: no AWS credentials to make an EKS token for cluster '%s'%s. Set "
+                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile with credentials.\n"
+                         % (args.cluster_name, " with AWS profile '%s'" % args.profile if args.profile else ""))
+        return 1
     json.dump(exec_credential(token, expiry), sys.stdout)
     sys.stdout.write("\n")
+    return 0
 
 
 if __name__ == "__main__":
-    _main()
+    raise SystemExit(_main())

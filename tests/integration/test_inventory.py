@@ -367,6 +367,119 @@ def test_host_variables_drive_connection_and_interpreter_and_stay_untemplated(la
     assert messages["beijing"]["msg"].startswith("beijing cn-north-1 1.23 {'env': 'prod'}")
 
 
+# --- the roles reach each cluster with its host's aws_profile ---------------------------------------
+OUTSIDER = "outsider"  # an IAM user of the lab's account that no cluster maps: the API servers answer 401
+
+
+@pytest.fixture(name="fleet")
+def profiles_fleet(lab, env, tmp_path):
+    """Runs playbooks over an inventory the plugin lists with `profiles: [lab]` (every host gets
+    aws_profile=lab, the lab admin's keys), in an environment whose own AWS credentials are
+    those of `outsider` (a real IAM user that no cluster maps), or none at all."""
+    files = aws_files(lab, tmp_path)
+    config = write_yaml(tmp_path / "fleet.eks_clusters.yml",
+                        {"plugin": PLUGIN, "regions": REGIONS, "profiles": ["lab"]})
+
+    def run(playbook, *args, credentials=OUTSIDER, **kwargs):
+        user = lab.info["users"][credentials] if credentials else {"access_key": "", "secret_key": ""}
+        run_env = dict(env, **files)
+        run_env.update({"AWS_ACCESS_KEY_ID": user["access_key"], "AWS_SECRET_ACCESS_KEY": user["secret_key"]})
+        return lab.run_playbook(playbook, *args, inventory=config, env=run_env, **kwargs)
+
+    return run
+
+
+def real_writes(lab):
+    """The write requests of every lab cluster, without server-side dry runs (kubernetes.core's
+    check mode sends those; the API server persists nothing)."""
+    return {name: [w for w in writes if "dryRun=All" not in w[1]]
+            for name, writes in lab.writes(list(LAB_CLUSTERS)).items()}
+
+
+def admin_reads(lab, names):
+    """How many requests each API server has answered for the lab admin (the profile's identity)."""
+    return {name: len(lab.requests(name)) for name in names}
+
+
+@pytest.mark.parametrize("credentials", [OUTSIDER, None])
+def test_cluster_info_reaches_every_cluster_with_the_hosts_profile(lab, fleet, credentials):
+    before = admin_reads(lab, LAB_CLUSTERS)
+    rc, parsed, raw = fleet(os.path.join(ROOT, "playbooks", "cluster_info.yml"), credentials=credentials)
+    assert rc == 0, raw
+    results = task_results(parsed, "Read the cluster through its EKS endpoint")
+    assert set(results) == set(LAB_CLUSTERS)
+    for name in LAB_CLUSTERS:
+        assert results[name]["cluster"]["version"] == lab.cluster(name)["version"], name
+        assert results[name]["auth_method"] == "eks-token"
+    # the API servers saw the profile's identity (the cluster creator), not the environment's
+    after = admin_reads(lab, LAB_CLUSTERS)
+    assert all(after[name] > before[name] for name in LAB_CLUSTERS), (before, after)
+
+    # the control: without the host's profile, the environment's credentials do not get in
+    rc, parsed, raw = fleet(os.path.join(ROOT, "playbooks", "cluster_info.yml"), "-l", "web-prod",
+                            "-e", "aws_profile=", credentials=credentials)
+    assert rc != 0, raw
+    msg = task_results(parsed, "Read the cluster through its EKS endpoint")["web-prod"]["msg"]
+    assert ("refused our credentials (401)" in msg if credentials else "Unable to locate credentials" in msg), msg
+
+
+def test_roles_use_the_hosts_profile_over_the_environments_credentials(lab, fleet, tmp_path):
+    # fleet_report (eks_windows_info): every cluster assessed
+    rc, parsed, raw = fleet("eksops.windows.fleet_report", "-e", "fleet_report_dir=%s" % (tmp_path / "report"),
+                            "-e", "fleet_report_fail_on_error=true")
+    assert rc == 0, raw
+    with open(tmp_path / "report" / "fleet-report.json", encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["totals"] == dict(report["totals"], clusters=4, assessed=4, failed=0), report["totals"]
+
+    # enable in check mode: the preflight (eks_windows_info), then eks_windows_support; no write
+    writes = real_writes(lab)
+    rc, parsed, raw = fleet("eksops.windows.enable", "-l", "web-prod,web-staging", check=True)
+    assert rc == 0, raw
+    results = task_results(parsed, "Enable control-plane Windows support")
+    assert set(results) == {"web-prod", "web-staging"}
+    assert all(r["configmap"]["after"] == "true" and r["changed"] for r in results.values()), results
+    # workload_selectors (eks_windows_workloads) and legacy_remove (eks_windows_legacy), read only here
+    rc, parsed, raw = fleet("eksops.windows.workload_selectors", "-l", "web-prod")
+    assert rc == 0, raw
+    assert task_results(parsed, "Audit (or fix) the OS selectors of the cluster's workloads")["web-prod"]["mixed"] is True
+    rc, parsed, raw = fleet("eksops.windows.legacy_remove", "-l", "web-staging", check=True)
+    assert rc == 0, raw
+    assert task_results(parsed, "Remove legacy Windows support")["web-staging"]["deleted"] == []
+    # windows_sample: kubernetes.core through the eks_kubeconfig lookup, whose exec user makes
+    # the tokens with the same profile
+    rc, parsed, raw = fleet("eksops.windows.deploy_windows_sample", "-l", "web-prod", check=True)
+    assert rc == 0, raw
+    nodes = task_results(parsed, "Find the cluster's Windows nodes")["web-prod"]["resources"]
+    assert [n["metadata"]["name"] for n in nodes] == ["inv-wp-2"]
+    assert real_writes(lab) == writes
+
+    # the controls: the same roles with the profile emptied fall back to the environment's
+    # credentials, which the clusters refuse
+    rc, parsed, raw = fleet("eksops.windows.enable", "-l", "web-prod", "-e", "enable_aws_profile=", check=True)
+    assert rc != 0, raw
+    assert "refused our credentials (401)" in task_results(parsed, "Assess the cluster")["web-prod"]["msg"]
+    rc, parsed, raw = fleet("eksops.windows.deploy_windows_sample", "-l", "web-prod",
+                            "-e", "windows_sample_aws_profile=", check=True)
+    assert rc != 0, raw
+    assert "401" in task_results(parsed, "Find the cluster's Windows nodes")["web-prod"]["msg"]
+
+
+def test_an_undefined_profile_is_named(fleet):
+    rc, parsed, raw = fleet(os.path.join(ROOT, "playbooks", "cluster_info.yml"), "-l", "web-prod",
+                            "-e", "aws_profile=prod-account")
+    assert rc != 0, raw
+    msg = task_results(parsed, "Read the cluster through its EKS endpoint")["web-prod"]["msg"]
+    assert "AWS profile 'prod-account' is not defined in the AWS config or credentials file" in msg, msg
+    assert "profiles found: lab, lab-again, other" in msg, msg
+    # the lookup of windows_sample says the same
+    rc, parsed, raw = fleet("eksops.windows.deploy_windows_sample", "-l", "web-prod",
+                            "-e", "windows_sample_aws_profile=prod-account", check=True)
+    assert rc != 0, raw
+    assert "AWS profile 'prod-account' is not defined in the AWS config or credentials file" in raw, raw
+    assert "profiles found: lab, lab-again, other" in raw, raw
+
+
 # --- errors ----------------------------------------------------------------------------------------
 def test_a_misspelt_region_is_refused_before_any_call(env, tmp_path):
     rc, _parsed, raw = inventory(env, tmp_path, {"regions": ["us-weest-2", "eu-west-1"]})

@@ -18,8 +18,15 @@ NAMESPACE = "eksops.windows."
 # AWX's question types and the Python type a default of that type must have.
 QUESTION_TYPES = {"text": str, "textarea": str, "password": str, "multiplechoice": str,
                   "multiselect": str, "integer": int, "float": (int, float)}
-# Role options that come from the host (one host per cluster), never from a survey.
-PER_HOST_SUFFIXES = ("_cluster_name", "_region")
+# Role options that come from the host (one host per cluster), never from a survey: a survey
+# answer is an extra variable, the same for every host, and would override each host's own value.
+# That holds for the AWS profile too: the eks_clusters inventory plugin gives each host the profile
+# that listed it (clusters of several accounts have different ones), and in AWX the credentials
+# come from the job template's AWS credential, not from a profile typed in at launch.
+# {suffix: the host variable the role's default reads}
+PER_HOST_SUFFIXES = ("_cluster_name", "_region", "_aws_profile")
+PER_HOST_VARIABLES = {"_cluster_name": "eks_cluster_name", "_region": "aws_region",
+                      "_aws_profile": "aws_profile"}
 TARGET = "eksops_target"
 # Options that do nothing once the playbook pins another option to a value: (option, value).
 # enable_force only decides whether the preflight that enable_preflight runs may be overridden.
@@ -212,6 +219,25 @@ def test_every_option_that_is_not_per_host_is_asked(name):
                      if not o.endswith(PER_HOST_SUFFIXES) and o not in asked and o not in skipped)
     assert not missing, (f"{name}: the role options {missing} have no question in "
                          f"docs/awx/surveys/{name}.json (and no row in docs/awx.md)")
+
+
+@pytest.mark.parametrize("name", PLAYBOOK_NAMES)
+def test_per_host_options_default_to_the_hosts_variable(name):
+    """An option is left out of the surveys as per host only when the role really takes it from
+    the host: its default in roles/<role>/defaults/main.yml reads the host variable."""
+    for fqcn in roles_of(load_playbook(name)):
+        role = fqcn[len(NAMESPACE):]
+        with open(os.path.join(ROOT, "roles", role, "defaults", "main.yml"), encoding="utf-8") as handle:
+            defaults = yaml.safe_load(handle)
+        for option in role_options(fqcn):
+            suffix = next((s for s in PER_HOST_SUFFIXES if option.endswith(s)), None)
+            if suffix is None:
+                continue
+            variable = PER_HOST_VARIABLES[suffix]
+            assert isinstance(defaults.get(option), str) and \
+                defaults[option].replace(" ", "").startswith("{{%s" % variable), (
+                    f"{fqcn}: {option} is treated as per host (never asked in a survey), so its "
+                    f"default must read the host variable {variable}, got {defaults.get(option)!r}")
 
 
 def test_the_awx_guide_documents_every_question():

@@ -1,4 +1,11 @@
+import base64
+import json
 import os
+import subprocess
+import urllib.parse
+
+import pytest
+from ansible.errors import AnsibleLookupError
 
 from ansible_collections.eksops.windows.plugins.lookup import eks_kubeconfig
 
@@ -24,3 +31,116 @@ def test_endpoint_url_goes_to_the_helper_environment():
     config = eks_kubeconfig.build_kubeconfig(CLUSTER, "us-west-2", endpoint_url="http://x:1")
     assert config["users"][0]["user"]["exec"]["env"] == [
         {"name": "AWS_ENDPOINT_URL", "value": "http://x:1"}]
+
+
+# --- the AWS profile: DescribeCluster and every token of the exec user use the same one -----------
+ENV_KEY = "AKIAENVIRONMENT00000"
+PROFILE_KEY = "AKIAPROFILEKEY000000"
+
+
+@pytest.fixture(name="aws_env")
+def aws_env_fixture(tmp_path):
+    """An environment with access keys of one identity and an AWS config whose profile `ops` has
+    another's, and nothing else of this machine's AWS setup."""
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text("[profile ops]\n\n[profile dev]\n")
+    credentials.write_text("[ops]\naws_access_key_id = %s\naws_secret_access_key = profile-secret\n" % PROFILE_KEY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ACCESS_KEY_ID": ENV_KEY, "AWS_SECRET_ACCESS_KEY": "env-secret"})
+    return env
+
+
+def run_exec_user(config, env):
+    """Run the kubeconfig's exec credential command as a Kubernetes client does (its env entries
+    over the client's own environment)."""
+    user = config["users"][0]["user"]["exec"]
+    env = dict(env, **{e["name"]: e["value"] for e in user.get("env", [])})
+    return subprocess.run([user["command"]] + user["args"], env=env, capture_output=True, text=True, check=False)
+
+
+def signing_key(done):
+    assert done.returncode == 0, done.stderr
+    credential = json.loads(done.stdout)
+    assert credential["kind"] == "ExecCredential"
+    body = credential["status"]["token"][len("k8s-aws-v1."):]
+    url = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["X-Amz-Credential"].split("/")[0]
+
+
+def test_the_exec_user_signs_its_tokens_with_the_profile_not_the_environments_keys(aws_env):
+    config = eks_kubeconfig.build_kubeconfig(CLUSTER, "us-west-2", profile="ops")
+    assert signing_key(run_exec_user(config, aws_env)) == PROFILE_KEY
+    # without a profile, the environment's credentials
+    config = eks_kubeconfig.build_kubeconfig(CLUSTER, "us-west-2")
+    assert "--profile" not in config["users"][0]["user"]["exec"]["args"]
+    assert signing_key(run_exec_user(config, aws_env)) == ENV_KEY
+
+
+def test_the_exec_user_names_an_undefined_profile(aws_env):
+    done = run_exec_user(eks_kubeconfig.build_kubeconfig(CLUSTER, "us-west-2", profile="prod-account"), aws_env)
+    assert done.returncode != 0 and not done.stdout
+    assert "eks_token: AWS profile 'prod-account' is not defined in the AWS config or credentials file" in done.stderr
+    assert "profiles found: dev, ops." in done.stderr
+    assert "Traceback" not in done.stderr
+    # the same from AWS_PROFILE, without --profile
+    done = run_exec_user(eks_kubeconfig.build_kubeconfig(CLUSTER, "us-west-2"), dict(aws_env, AWS_PROFILE="gone"))
+    assert "AWS profile 'gone' (from AWS_PROFILE) is not defined" in done.stderr
+
+
+def test_the_exec_user_says_when_there_are_no_credentials(aws_env):
+    env = {k: v for k, v in aws_env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    done = run_exec_user(eks_kubeconfig.build_kubeconfig(CLUSTER, "us-west-2", profile="dev"), env)
+    assert done.returncode != 0
+    assert "no AWS credentials to make an EKS token for cluster 'prod' with AWS profile 'dev'" in done.stderr
+
+
+class RecordingSession:
+    """Stands in for boto3's Session in the lookup: records the profile, answers DescribeCluster."""
+    profiles = []
+
+    def __init__(self, profile_name=None, region_name=None):
+        RecordingSession.profiles.append(profile_name)
+
+    def client(self, service, endpoint_url=None):
+        assert service == "eks"
+        return self
+
+    @staticmethod
+    def describe_cluster(name):
+        return {"cluster": dict(CLUSTER, name=name)}
+
+
+def lookup(**options):
+    plugin = eks_kubeconfig.LookupModule()
+    settings = {"region": "us-west-2", "profile": None, "endpoint_url": None}
+    settings.update(options)
+    plugin.set_options = lambda var_options=None, direct=None: None
+    plugin.get_option = settings.get
+    return plugin
+
+
+@pytest.mark.parametrize("profile, session_profile, args", [
+    ("ops", "ops", ["--profile", "ops"]),
+    ("", None, []),     # what a role passes for "no profile"
+    (None, None, []),
+])
+def test_the_lookup_uses_one_profile_for_describe_cluster_and_the_exec_user(monkeypatch, profile, session_profile, args):
+    RecordingSession.profiles = []
+    monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", RecordingSession)
+    config = lookup(profile=profile).run(["prod"])[0]
+    assert RecordingSession.profiles == [session_profile]
+    assert config["users"][0]["user"]["exec"]["args"][1:] == ["--cluster-name", "prod", "--region", "us-west-2"] + args
+
+
+def test_the_lookup_names_an_undefined_profile(aws_env, monkeypatch):
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, aws_env[name])
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with pytest.raises(AnsibleLookupError) as error:
+        lookup(profile="prod-account").run(["prod"])
+    assert str(error.value) == (
+        "eks_kubeconfig: AWS profile 'prod-account' is not defined in the AWS config or credentials file "
+        "(~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); "
+        "profiles found: dev, ops.")
