@@ -4,6 +4,7 @@ stopped by the PIDs saved in the state directory."""
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -29,10 +30,37 @@ def bin_dir():
     return os.path.join(cache, f"kubernetes-{K8S_VERSION}", "bin")
 
 
+_HANDED_OUT = set()
+
+
+def _ephemeral_start():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free 127.0.0.1 port below the kernel's ephemeral range. A port the kernel picked with
+    bind(0) lies inside that range, where any client socket (one of the lab's own connections to
+    etcd, say) could take it before the server that was given it binds: an API server then
+    failed with "address already in use" (seen in a full test run). Below the range only an
+    explicit bind can take it, which the check here sees; a port is never handed out twice."""
+    high = min(_ephemeral_start(), 65536) - 1
+    low = max(1024, high - 12000)
+    for _attempt in range(200):
+        port = random.randint(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise LabError("no free 127.0.0.1 port between %d and %d" % (low, high))
 
 
 def version_tuple(version):
