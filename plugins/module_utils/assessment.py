@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure, workloads
+from ansible_collections.eksops.windows.plugins.module_utils import gates, legacy, procedure, workloads
 
 SEVERITIES = ("error", "warning", "info")
 TERMINATED_PHASES = ("Succeeded", "Failed")
@@ -71,19 +71,8 @@ def addon_sets_windows_ipam(addon):
     return False
 
 
-def _pod_is_windows(pod, windows_nodes):
-    spec = pod.get("spec") or {}
-    return spec.get("nodeName") in windows_nodes or workloads.targets_windows(spec)
-
-
 def _live_pods(pods):
     return [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINATED_PHASES]
-
-
-def _legacy_ref(obj):
-    if obj.get("namespace"):
-        return "%s/%s/%s" % (obj["kind"], obj["namespace"], obj["name"])
-    return "%s/%s" % (obj["kind"], obj["name"])
 
 
 def _selects(selector, labels):
@@ -98,12 +87,13 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     incomplete = list(facts.get("incomplete") or [])
 
     mode, mode_reason = mode_of(cluster, facts["support"])
-    linux = [n for n in nodes if n["os"] == "linux" and not n.get("fargate")]
+    linux = [n for n in nodes if n["linux"]]
     windows = [n for n in nodes if n["os"] == "windows"]
     windows_names = set(n["name"] for n in windows)
-    fargate_coredns = procedure.fargate_runs_coredns(facts.get("fargate_profiles") or [])
+    profiles = facts.get("fargate_profiles")
+    fargate_coredns = None if profiles is None else procedure.fargate_runs_coredns(profiles)
     env = facts.get("aws_node_env") or {}
-    sgp = procedure.truthy(env.get(procedure.SECURITY_GROUPS_FOR_PODS_ENV, "false"))
+    sgp = workloads.uses_security_groups_for_pods(env)
     custom_networking = procedure.truthy(env.get(procedure.CUSTOM_NETWORKING_ENV, "false"))
     prefixes = procedure.truthy(env.get(procedure.PREFIX_DELEGATION_ENV, "false"))
     ipv6 = cluster.get("ip_family") == "ipv6"
@@ -250,7 +240,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             host_network.append(workloads.workload_ref(obj))
     for pod in pods:
         owned = (pod.get("metadata") or {}).get("ownerReferences")
-        if not owned and (pod.get("spec") or {}).get("hostNetwork") and _pod_is_windows(pod, windows_names):
+        if not owned and (pod.get("spec") or {}).get("hostNetwork") and workloads.is_windows_pod(pod, windows_names):
             host_network.append(workloads.workload_ref(pod))
     if host_network:
         findings.append(finding(
@@ -258,7 +248,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             "%s: %s. hostNetwork is not supported for Windows pods."
             % (_plural(len(host_network), "workload"), _listing(host_network)),
             "Remove hostNetwork: true from these Windows pod templates.", host_network))
-    windows_pods = [p for p in pods if _pod_is_windows(p, windows_names)]
+    windows_pods = [p for p in pods if workloads.is_windows_pod(p, windows_names)]
     crowded = []
     for service in facts.get("services") or []:
         spec = service.get("spec") or {}
@@ -343,7 +333,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             "support." if mode == "control_plane" else
             "Keep the webhook certificate renewed (role cert_renew) until the cluster qualifies "
             "for control-plane support.",
-            [_legacy_ref(o) for o in legacy_objects]))
+            [legacy.legacy_ref(o) for o in legacy_objects]))
     certificate = facts.get("webhook_certificate")
     if certificate and certificate.get("days_left") is not None:
         if certificate["expired"]:
@@ -368,27 +358,14 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     findings.sort(key=lambda f: (SEVERITIES.index(f["severity"]), f["id"]))
     finding_counts = dict((s, sum(1 for f in findings if f["severity"] == s)) for s in SEVERITIES)
 
-    control_plane_blockers = []
-    if mode != "control_plane":
-        control_plane_blockers.append(mode_reason.rstrip("."))
-    if facts.get("role_exists") is False:
-        control_plane_blockers.append("the cluster IAM role does not exist")
-    if not linux and not fargate_coredns:
-        control_plane_blockers.append("no Linux node and no Fargate profile that can run CoreDNS")
-    if ipv6:
-        control_plane_blockers.append("IPv6 cluster: Windows nodes cannot join it")
-    # Legacy objects do not block here: migrate_to_control_plane removes them after this gate,
-    # and eks_windows_support itself refuses a cluster that still has them.
-    legacy_blockers = []
-    if mode == "control_plane":
-        legacy_blockers.append("control-plane support is possible (%s); the procedure "
-                               "recommends it over legacy support" % mode_reason.rstrip("."))
-    elif mode == "not_assessable":
-        legacy_blockers.append(mode_reason.rstrip("."))
-    if not linux:
-        legacy_blockers.append("legacy support needs a Linux node (Fargate is not enough)")
-    if ipv6:
-        legacy_blockers.append("IPv6 cluster: Windows nodes cannot join it")
+    gate_facts = {"cluster": cluster, "support": facts["support"],
+                  "role_exists": facts.get("role_exists"), "linux_nodes": len(linux),
+                  "fargate_coredns": fargate_coredns,
+                  "legacy_controller": facts.get("legacy_controller", any(
+                      o["kind"] == "Deployment" and o["name"] == procedure.LEGACY_CONTROLLER
+                      for o in legacy_objects))}
+    control_plane_verdict = gates.verdict(gates.control_plane(gate_facts))
+    legacy_verdict = gates.verdict(gates.legacy(gate_facts))
 
     return {
         "mode": mode,
@@ -399,7 +376,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             "policy_needed": policy_needed,
             "enable_windows_ipam": ipam,
             "legacy": {"present": legacy_present, "flavours": flavours,
-                       "objects": [_legacy_ref(o) for o in legacy_objects]},
+                       "objects": [legacy.legacy_ref(o) for o in legacy_objects]},
             "webhook_certificate": None if not certificate or certificate.get("days_left") is None else {
                 "days_left": certificate["days_left"], "not_after": certificate["not_after"],
                 "expired": certificate["expired"]},
@@ -409,14 +386,11 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             "recommended_linux_nodes": procedure.RECOMMENDED_LINUX_NODES,
             "fargate_coredns": fargate_coredns,
             "fargate_profiles": sorted(p.get("fargateProfileName") for p in facts.get("fargate_profiles") or []),
-            "control_plane_met": not control_plane_blockers,
-            "legacy_met": not legacy_blockers,
+            "control_plane_met": control_plane_verdict["allowed"],
+            "legacy_met": legacy_verdict["allowed"],
         },
         "findings": findings,
         "finding_counts": finding_counts,
-        "preflight": {
-            "control_plane": {"allowed": not control_plane_blockers, "blockers": control_plane_blockers},
-            "legacy": {"allowed": not legacy_blockers, "blockers": legacy_blockers},
-        },
+        "preflight": {"control_plane": control_plane_verdict, "legacy": legacy_verdict},
         "mixed": mixed,
     }

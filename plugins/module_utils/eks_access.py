@@ -25,15 +25,35 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argu
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.eksops.windows.plugins.module_utils import eks_token
+from ansible_collections.eksops.windows.plugins.module_utils import errors as eksops_errors
+from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube, Urllib3Transport
 
 try:
-    import kubernetes
     import urllib3
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
+    HAS_URLLIB3 = True
 except ImportError:
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+    HAS_URLLIB3 = False
+
+# The kubernetes package (its client and thousand models) is imported only where a module
+# still uses the typed clients (module.kube) or a kubeconfig file must be read: importing it
+# costs more than half a second per module process.
+HAS_KUBERNETES = None
+KUBERNETES_IMPORT_ERROR = None
+kubernetes = None
+
+
+def _import_kubernetes():
+    global HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, kubernetes  # pylint: disable=global-statement
+    if HAS_KUBERNETES is None:
+        try:
+            import kubernetes as _kubernetes  # pylint: disable=import-outside-toplevel
+            import kubernetes.client  # noqa: F401 pylint: disable=import-outside-toplevel,unused-import
+            kubernetes = _kubernetes
+            HAS_KUBERNETES = True
+        except ImportError:
+            HAS_KUBERNETES = False
+            KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+    return HAS_KUBERNETES
 
 try:
     import botocore
@@ -171,7 +191,7 @@ def _load_kubeconfig(params, configuration):
 
 def kube_client(module, cluster):
     """A kubernetes ApiClient for `cluster` (from describe_cluster), and how it authenticates."""
-    if not HAS_KUBERNETES:
+    if not _import_kubernetes():
         module.fail_json(msg=missing_required_lib("kubernetes"),
                          exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
@@ -245,9 +265,115 @@ def _reason(error):
         return error.reason
 
 
-KUBE_ERRORS = ()
-if HAS_KUBERNETES:
-    KUBE_ERRORS = (kubernetes.client.exceptions.ApiException, urllib3.exceptions.HTTPError)
+def kube_errors():
+    if not _import_kubernetes():
+        return ()
+    return (kubernetes.client.exceptions.ApiException, urllib3.exceptions.HTTPError)
+
+
+def _write_ca(module, cluster):
+    ca_path = os.path.join(module.tmpdir, "eks-ca-%s.crt" % cluster["name"])
+    with open(ca_path, "wb") as handle:
+        handle.write(base64.b64decode(cluster["ca_data"]))
+    return ca_path
+
+
+def eks_token_source(module, cluster):
+    """A callable that returns a valid EKS token for the cluster, minted again before it
+    expires; every token is registered as a secret of the module."""
+    sts = module.client("sts")
+    state = {}
+
+    def token():
+        now = eks_token._utcnow()
+        if "expiry" not in state or (state["expiry"] - now).total_seconds() < REFRESH_MARGIN_SECONDS:
+            state["token"], state["expiry"] = eks_token.get_token(sts, cluster["name"])
+            module.no_log_values.add(state["token"])
+        return state["token"]
+
+    return token
+
+
+def _kubeconfig_transport(module, params):
+    """A transport from the kubeconfig/context/host options, read by the kubernetes package's
+    own loader (exec plugins, client certificates and tokens as kubectl reads them)."""
+    if not _import_kubernetes():
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    configuration = kubernetes.client.Configuration()
+    kubeconfig = params.get("kubeconfig")
+    if isinstance(kubeconfig, str) and kubeconfig and not os.path.exists(os.path.expanduser(kubeconfig)):
+        raise eksops_errors.InputError(
+            "The kubeconfig file %s does not exist (option kubeconfig or K8S_AUTH_KUBECONFIG). Give "
+            "the path of an existing file, or leave both unset to use the EKS token path."
+            % kubeconfig)
+    try:
+        _load_kubeconfig(params, configuration)
+    except Exception as e:  # the kubernetes config loader raises many kinds
+        raise eksops_errors.InputError("Could not load the kubeconfig: %s" % e)
+    if params.get("host"):
+        configuration.host = params["host"]
+    if params.get("ca_cert"):
+        if not os.path.exists(params["ca_cert"]):
+            raise eksops_errors.InputError(
+                "The CA file %s (option ca_cert or K8S_AUTH_SSL_CA_CERT) does not exist." % params["ca_cert"])
+        configuration.ssl_ca_cert = params["ca_cert"]
+    if params.get("kube_validate_certs") is not None:
+        configuration.verify_ssl = params["kube_validate_certs"]
+
+    def token():
+        if params.get("api_key"):
+            return params["api_key"]
+        if configuration.refresh_api_key_hook is not None:
+            configuration.refresh_api_key_hook(configuration)
+        value = (configuration.api_key or {}).get("authorization") or (configuration.api_key or {}).get("BearerToken")
+        if value:
+            module.no_log_values.add(value)
+            return value[7:] if value.startswith("Bearer ") else value
+        return None
+
+    return Urllib3Transport(
+        configuration.host, ca_file=configuration.ssl_ca_cert, verify=configuration.verify_ssl,
+        token=token, cert_file=configuration.cert_file, key_file=configuration.key_file,
+        proxy=configuration.proxy), configuration.host
+
+
+def kube_api(module, cluster):
+    """A Kube for `cluster`, and how it authenticates (eks-token, kubeconfig or host)."""
+    params = module.params
+    if _explicit(params):
+        method = "kubeconfig" if (params.get("kubeconfig") or params.get("context")) else "host"
+        transport, endpoint = _kubeconfig_transport(module, params)
+    else:
+        if not cluster.get("endpoint") or not cluster.get("ca_data"):
+            raise eksops_errors.EksOpsError(
+                "EKS cluster '%s' has no endpoint or CA yet (status %s); wait until it is ACTIVE."
+                % (cluster["name"], cluster.get("status")))
+        method, endpoint = "eks-token", cluster["endpoint"]
+        transport = Urllib3Transport(endpoint, ca_file=_write_ca(module, cluster), verify=True,
+                                     token=eks_token_source(module, cluster))
+    where = "EKS cluster '%s' (%s)" % (cluster["name"], endpoint)
+    return Kube(transport, where), method
+
+
+class Clients(object):
+    """What a procedure step works with: the cluster's facts (DescribeCluster), its Kubernetes
+    API (``kube``, a Kube), AWS clients by service name (``aws('iam')``, with retries), and
+    ``warn``. Modules make one from themselves; unit tests make one from fakes and Stubbers."""
+
+    def __init__(self, cluster, kube, aws, warn=None):
+        self.cluster = cluster
+        self._kube = kube
+        self._aws = aws
+        self.warn = warn or (lambda message: None)
+
+    @property
+    def kube(self):
+        if callable(self._kube) and not hasattr(self._kube, "request"):
+            self._kube = self._kube()
+        return self._kube
+
+    def aws(self, service):
+        return self._aws(service)
 
 
 class EksClusterModule(AnsibleAWSModule):
@@ -261,6 +387,9 @@ class EksClusterModule(AnsibleAWSModule):
         super(EksClusterModule, self).__init__(argument_spec=spec, **kwargs)
         self._cluster = None
         self._kube = None
+        self._k8s = None
+        self._boto3_session = None
+        self._aws_clients = {}
         self.auth_method = None
         found = credentials_from_environment(self.params, variables, os.environ)
         for name, (value, _variable) in found.items():
@@ -289,9 +418,77 @@ class EksClusterModule(AnsibleAWSModule):
 
     @property
     def kube(self):
+        """The kubernetes package's ApiClient (for code that still uses the typed clients)."""
         if self._kube is None:
             self._kube, self.auth_method = kube_client(self, self.cluster)
         return self._kube
+
+    @property
+    def k8s(self):
+        """The cluster's Kubernetes API as a Kube (dicts over urllib3)."""
+        if self._k8s is None:
+            self._k8s, self.auth_method = kube_api(self, self.cluster)
+        return self._k8s
+
+    @property
+    def clients(self):
+        return Clients(self.cluster, lambda: self.k8s,
+                       lambda service: self.client(service, retry_decorator=RETRY), self.warn)
+
+    def client(self, service, retry_decorator=None, **extra_params):
+        """amazon.aws's client(), but from one boto3 session per module and one client per
+        service: a new session per client loads the credential chain and endpoint data again
+        (0.1 s each, measured)."""
+        key = (service, retry_decorator is not None, tuple(sorted(extra_params.items())))
+        if key in self._aws_clients:
+            return self._aws_clients[key]
+        from ansible_collections.amazon.aws.plugins.module_utils.botocore import (  # pylint: disable=import-outside-toplevel
+            get_aws_connection_info,
+        )
+        from ansible_collections.amazon.aws.plugins.module_utils.retries import (  # pylint: disable=import-outside-toplevel
+            RetryingBotoClientWrapper,
+        )
+        import boto3  # pylint: disable=import-outside-toplevel
+
+        region, endpoint_url, params = get_aws_connection_info(self)
+        params.update(extra_params)
+        profile = params.pop("profile_name", None)
+        config = botocore.config.Config(user_agent="eksops.windows")
+        for name in ("config", "aws_config"):
+            extra = params.pop(name, None)
+            if extra:
+                config = config.merge(extra if isinstance(extra, botocore.config.Config)
+                                      else botocore.config.Config(**extra))
+        try:
+            if self._boto3_session is None:
+                self._boto3_session = boto3.session.Session(profile_name=profile)
+            conn = self._boto3_session.client(service, config=config, region_name=region,
+                                              endpoint_url=endpoint_url, **params)
+        except botocore.exceptions.NoRegionError:
+            self.fail_json(msg="The %s module needs a region and none was found in the options, "
+                               "the environment or the AWS config files." % self._name)
+        except (ValueError, botocore.exceptions.BotoCoreError) as e:
+            self.fail_json_aws(e, msg="Couldn't connect to AWS")
+        if retry_decorator is not None:
+            conn = RetryingBotoClientWrapper(conn, retry_decorator)
+        self._aws_clients[key] = conn
+        return conn
+
+    def fail(self, error, **result):
+        """Fail the module for one of the domain's typed errors (errors.py): the one place
+        that turns them into fail_json / fail_json_aws."""
+        details = dict(result)
+        details.update(error.details)
+        if isinstance(error, eksops_errors.AwsError):
+            self.fail_json_aws(error.exception, msg=error.msg, **details)
+        self.fail_json(msg=error.msg, **details)
+
+    def run(self, func, *args, **kwargs):
+        """Call func(*args, **kwargs); a typed error it raises fails the module."""
+        try:
+            return func(*args, **kwargs)
+        except eksops_errors.EksOpsError as e:
+            self.fail(e)
 
     def warn(self, warning):
         """Warn through AnsibleModule itself. AnsibleAWSModule.warn (amazon.aws 11) also passes
@@ -303,5 +500,5 @@ class EksClusterModule(AnsibleAWSModule):
         """Run one Kubernetes call; fail the module with an explained message on error."""
         try:
             return func(*args, **kwargs)
-        except KUBE_ERRORS as e:
+        except kube_errors() as e:
             self.fail_json(msg=explain_kube_error(e, self.cluster, what))

@@ -10,6 +10,8 @@ __metaclass__ = type
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError
+
 try:
     import botocore
 except ImportError:
@@ -28,32 +30,22 @@ def _list_attached(iam, role_name):
 
 def list_attached(iam, role_name):
     """Every policy ARN attached to the role (all pages). Raises RoleMissing; other AWS errors
-    propagate to the caller, which knows whether they are fatal."""
+    propagate to the caller, which knows whether they are fatal (reads.ClusterReads.role)."""
     try:
         return [p["PolicyArn"] for p in _list_attached(iam, role_name)]
     except is_boto3_error_code("NoSuchEntity"):
         raise RoleMissing(role_name)
 
 
-def attached_policy_arns(module, iam, role_name):
-    """Every policy ARN attached to the role (all pages). Raises RoleMissing; fails the module
-    on any other AWS error."""
-    try:
-        return list_attached(iam, role_name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not list the policies of IAM role %s "
-                                    "(iam:ListAttachedRolePolicies)" % role_name)
-
-
-def attach(module, iam, role_name, arn):
+def attach(iam, role_name, arn):
     try:
         iam.attach_role_policy(RoleName=role_name, PolicyArn=arn, aws_retry=True)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not attach %s to IAM role %s (iam:AttachRolePolicy)"
-                             % (arn, role_name))
+        raise AwsError("Could not attach %s to IAM role %s (iam:AttachRolePolicy)"
+                       % (arn, role_name), e)
 
 
-def detach(module, iam, role_name, arn):
+def detach(iam, role_name, arn):
     """Detach; NoSuchEntity means it was not attached, which is what we wanted."""
     try:
         iam.detach_role_policy(RoleName=role_name, PolicyArn=arn, aws_retry=True)
@@ -61,6 +53,6 @@ def detach(module, iam, role_name, arn):
         return False
     except (botocore.exceptions.ClientError,
             botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Could not detach %s from IAM role %s (iam:DetachRolePolicy)"
-                             % (arn, role_name))
+        raise AwsError("Could not detach %s from IAM role %s (iam:DetachRolePolicy)"
+                       % (arn, role_name), e)
     return True

@@ -7,10 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
-
 try:
-    from kubernetes.client import CoreV1Api
     from kubernetes.client.exceptions import ApiException
 except ImportError:
     ApiException = None  # reported by EksClusterModule.kube
@@ -79,9 +76,3 @@ def raw(module, what, api, method, path, body=None, missing_ok=False,
         return module.kube_call(what, _raise, e)
     except Exception as e:  # connection errors are explained by kube_call
         return module.kube_call(what, _raise, e)
-
-
-def linux_nodes(module, api):
-    """The cluster's Linux nodes that are not Fargate (procedure.is_linux_node), one LIST."""
-    nodes = module.kube_call("Listing nodes", CoreV1Api(api).list_node)
-    return [n for n in nodes.items if procedure.is_linux_node(n.metadata.labels)]

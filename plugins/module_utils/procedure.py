@@ -229,11 +229,7 @@ def ecr_registry(region):
     return "%s.dkr.ecr.%s.%s" % (ECR_ACCOUNTS.get(region, ECR_DEFAULT_ACCOUNT), region, suffix)
 
 
-def is_linux_node(labels):
-    """A Linux node that is not Fargate: what the procedure means by "Amazon Linux nodes"."""
-    labels = labels or {}
-    return (labels.get("kubernetes.io/os") == "linux"
-            and labels.get("eks.amazonaws.com/compute-type") != "fargate")
+FARGATE_COMPUTE_LABEL = "eks.amazonaws.com/compute-type"
 
 
 # --- section 1: the considerations an assessment checks, as data ---

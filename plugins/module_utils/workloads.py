@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: eksops.windows contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which operating system a pod template asks for (section 8 of the procedure).
+"""Which operating system a node runs and a pod asks for (section 8 of the procedure): the one
+home of "Linux node", "Windows node", "Windows pod" and the aws-node environment.
 
-Works on plain dicts (the API's JSON form, as `ApiClient.sanitize_for_serialization` or a raw
-request returns it), so the assessment, the workload audit/fix module and the unit tests share
-one rule.
+Works on plain dicts (the API's JSON form, as module_utils/kube.py returns it), so the gates,
+the assessment, the workload audit/fix, the certificate renewal and the unit tests share one
+rule.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,11 +15,9 @@ __metaclass__ = type
 
 import fnmatch
 
-from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import (
-    MERGE_PATCH,
-    ApiException,
-    raw,
-)
+from ansible_collections.eksops.windows.plugins.module_utils import procedure
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils.kube import FIELD_MANAGER, object_ref
 
 OS_LABEL = "kubernetes.io/os"
 BETA_OS_LABEL = "beta.kubernetes.io/os"
@@ -98,9 +97,22 @@ def lacks_os_selector(obj):
 
 
 def targets_windows(pod_spec):
-    """True when a pod spec asks for Windows nodes by nodeSelector or required affinity."""
+    """True when a pod spec asks for Windows nodes by nodeSelector, required affinity or the
+    pod's own `spec.os.name` (Kubernetes 1.25+)."""
+    if ((pod_spec.get("os") or {}).get("name")) == "windows":
+        return True
     wanted = os_constraint(pod_spec)["os"]
     return wanted == "windows" or (isinstance(wanted, list) and wanted == ["windows"])
+
+
+def is_windows_pod(pod, windows_node_names):
+    """A Windows pod: one scheduled on a Windows node, or (not scheduled yet) one whose spec
+    asks for Windows. The node wins: a pod on a Windows node is a Windows pod whatever its
+    spec says."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return spec["nodeName"] in windows_node_names
+    return targets_windows(spec)
 
 
 def is_mixed(node_counts):
@@ -108,11 +120,7 @@ def is_mixed(node_counts):
     return bool(node_counts.get("linux")) and bool(node_counts.get("windows"))
 
 
-def workload_ref(obj):
-    """`Kind/namespace/name` of an object, for findings and reports."""
-    meta = obj.get("metadata") or {}
-    return "%s/%s/%s" % (obj.get("kind"), meta.get("namespace"), meta.get("name"))
-
+workload_ref = object_ref  # findings name workloads like every other object
 
 WORKLOAD_PATHS = {
     "Deployment": "deployments",
@@ -122,51 +130,68 @@ WORKLOAD_PATHS = {
 WORKLOAD_GROUP = "apps"
 
 
-def list_objects(module, api, path, kind, what=None):
-    """One raw LIST (JSON, no model deserialisation: it is much faster on large clusters) whose
-    items get their `kind` back (the API leaves it out of list items)."""
-    listed = raw(module, what or "Listing %ss" % kind, api, "GET", path) or {}
-    items = listed.get("items") or []
-    for item in items:
-        item["kind"] = kind
-    return items
-
-
 def resource_name(kind):
     """`deployments.apps`: how RBAC rules and error messages name a workload kind."""
     return "%s.%s" % (WORKLOAD_PATHS[kind], WORKLOAD_GROUP)
 
 
-def list_workloads(module, api, namespace=None, kinds=WORKLOAD_KINDS):
+def list_workloads(kube, namespace=None, kinds=WORKLOAD_KINDS):
     """Deployments, StatefulSets and DaemonSets (dicts) of one namespace or of all."""
     found = []
     for kind in kinds:
-        plural = WORKLOAD_PATHS[kind]
         if namespace:
-            path = "/apis/apps/v1/namespaces/%s/%s" % (namespace, plural)
             what = "Listing %ss in namespace %s (needs RBAC 'list' on %s in %s)" % (
                 kind, namespace, resource_name(kind), namespace)
         else:
-            path = "/apis/apps/v1/%s" % plural
             what = "Listing %ss in all namespaces (needs RBAC 'list' on %s cluster-wide)" % (
                 kind, resource_name(kind))
-        found.extend(list_objects(module, api, path, kind, what=what))
+        found.extend(kube.list(kind, namespace, what=what))
     return found
+
+
+def aws_node_env(daemonset):
+    """The literal env of aws-node's aws-node container, {} without the DaemonSet."""
+    return container_env(daemonset, procedure.AWS_NODE_DAEMONSET) if daemonset else {}
+
+
+def uses_security_groups_for_pods(env):
+    """Whether aws-node's env turns security groups for pods on (ENABLE_POD_ENI=true)."""
+    return procedure.truthy((env or {}).get(procedure.SECURITY_GROUPS_FOR_PODS_ENV, "false"))
 
 
 # --- nodes ---------------------------------------------------------------------------------
 
+def node_labels(node):
+    return (node.get("metadata") or {}).get("labels") or {}
+
+
 def node_os(node):
-    """The OS label of a Node (dict), `unknown` when it has none."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
+    """The OS label of a Node (dict): kubernetes.io/os, or the beta label that nodes of old
+    kubelets carry alone; `unknown` when it has neither."""
+    labels = node_labels(node)
     return labels.get(OS_LABEL) or labels.get(BETA_OS_LABEL) or "unknown"
 
 
+def is_fargate_node(node):
+    return node_labels(node).get(procedure.FARGATE_COMPUTE_LABEL) == "fargate"
+
+
+def is_linux_node(node):
+    """A Linux node that is not Fargate: what the procedure means by "Linux nodes" (Amazon
+    Linux nodes that run CoreDNS and the system pods; a Fargate node runs one pod only)."""
+    return node_os(node) == "linux" and not is_fargate_node(node)
+
+
+def is_windows_node(node):
+    return node_os(node) == "windows"
+
+
 def count_nodes(nodes):
-    """{os: count} of Node dicts; `linux` and `windows` are always present."""
+    """{os: count} of Node dicts, Fargate nodes apart: `linux` and `windows` are always present,
+    `fargate` when there are Fargate nodes."""
     counts = {"linux": 0, "windows": 0}
     for node in nodes:
-        name = node_os(node)
+        name = "fargate" if is_fargate_node(node) else node_os(node)
         counts[name] = counts.get(name, 0) + 1
     return counts
 
@@ -309,16 +334,7 @@ def assess(obj, rules, will_write):
     return entry
 
 
-def object_path(obj):
-    meta = obj["metadata"]
-    return "/apis/apps/v1/namespaces/%s/%s/%s" % (
-        meta["namespace"], WORKLOAD_PATHS[obj["kind"]], meta["name"])
-
-
-FIELD_MANAGER = "eksops-windows"
-
-
-def add_linux_selector(module, api, obj, attempts=5):
+def add_linux_selector(kube, obj, attempts=5):
     """Merge-patch the OS key into a workload's pod template.
 
     Returns (before, after): the object the patch was decided on and the object the API
@@ -327,30 +343,27 @@ def add_linux_selector(module, api, obj, attempts=5):
     kind = obj["kind"]
     meta = obj["metadata"]
     name = "%s %s/%s" % (kind, meta["namespace"], meta["name"])
-    path = object_path(obj)
     current = obj
     for dummy in range(attempts):
         if not lacks_os_selector(current):
             return current, None
         try:
-            after = raw(module, "Patching %s (needs RBAC 'patch' on %s in namespace %s)"
-                        % (name, resource_name(kind), meta["namespace"]),
-                        api, "PATCH", path + "?fieldManager=" + FIELD_MANAGER,
-                        body=fix_patch(current), missing_ok=True, content_type=MERGE_PATCH,
-                        raise_statuses=(409,))
-        except ApiException:  # only 409 comes through (raise_statuses)
-            fresh = raw(module, "Reading %s again after a conflict (needs RBAC 'get' on %s in "
-                        "namespace %s)" % (name, resource_name(kind), meta["namespace"]),
-                        api, "GET", path, missing_ok=True)
+            after = kube.merge_patch(
+                kind, meta["name"], meta["namespace"], fix_patch(current),
+                what="Patching %s (needs RBAC 'patch' on %s in namespace %s)"
+                     % (name, resource_name(kind), meta["namespace"]),
+                missing_ok=True, allow=(409,))
+        except KubeError as e:
+            if e.status != 409:
+                raise
+            fresh = kube.get(kind, meta["name"], meta["namespace"],
+                             what="Reading %s again after a conflict (needs RBAC 'get' on %s in "
+                                  "namespace %s)" % (name, resource_name(kind), meta["namespace"]))
             if fresh is None:
                 return current, None
-            fresh["kind"] = kind
             current = fresh
             continue
-        if after is not None:
-            after["kind"] = kind
         return current, after
-    module.fail_json(msg="%s changed under us %d times in a row (409 Conflict each time we "
-                         "patched it); run again when whatever keeps updating it is quiet."
-                     % (name, attempts))
-    return None  # not reached
+    raise EksOpsError("%s changed under us %d times in a row (409 Conflict each time we "
+                      "patched it); run again when whatever keeps updating it is quiet."
+                      % (name, attempts))

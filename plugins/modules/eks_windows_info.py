@@ -326,169 +326,42 @@ preflight:
     legacy: {allowed: false, blockers: ["control-plane support is possible ..."]}
 """
 
-import base64
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
-from ansible_collections.eksops.windows.plugins.module_utils import (
-    assessment,
-    certificates,
-    iam_policy,
-    legacy,
-    procedure,
-    workloads,
-)
+from ansible_collections.eksops.windows.plugins.module_utils import assessment, procedure, reads
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
-    RETRY,
     EksClusterModule,
     public_cluster_facts,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import (
-    read_or_none,
-)
-
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore itself
-
-try:
-    from kubernetes.client import CoreV1Api, VersionApi
-except ImportError:
-    pass  # reported by EksClusterModule.kube
+from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError
+from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of
 
 
-def node_facts(node):
-    labels = node.metadata.labels or {}
-    conditions = (node.status.conditions if node.status else None) or []
-    capacity = (node.status.capacity if node.status else None) or {}
-    return {
-        "name": node.metadata.name,
-        "os": labels.get("kubernetes.io/os", labels.get("beta.kubernetes.io/os")),
-        "arch": labels.get("kubernetes.io/arch", labels.get("beta.kubernetes.io/arch")),
-        "instance_type": labels.get("node.kubernetes.io/instance-type",
-                                    labels.get("beta.kubernetes.io/instance-type")),
-        "nodegroup": labels.get("eks.amazonaws.com/nodegroup"),
-        "fargate": labels.get("eks.amazonaws.com/compute-type") == "fargate",
-        "ready": any(c.type == "Ready" and c.status == "True" for c in conditions),
-        "pod_capacity": int(capacity["pods"]) if "pods" in capacity else None,
-    }
-
-
-class Reader(object):
-    """Reads, for one cluster, what the assessment judges. AWS reads that fail for want of a
-    permission do not end the assessment: they are listed as incomplete."""
-
-    def __init__(self, module):
-        self.module = module
-        self.cluster = module.cluster
-        self.incomplete = []
-
-    def aws(self, what, func, **kwargs):
-        try:
-            return func(aws_retry=True, **kwargs)
-        except is_boto3_error_code("ResourceNotFoundException"):
-            return None
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
-            self.incomplete.append("%s failed (%s)" % (what, code))
-            return None
-
-    def role(self):
-        """(role exists, policy attached); None where IAM could not tell."""
-        try:
-            role_name = procedure.role_name_from_arn(self.cluster["role_arn"])
-        except ValueError:
-            return False, None
-        iam = self.module.client("iam", retry_decorator=RETRY)
-        try:
-            arns = iam_policy.list_attached(iam, role_name)
-        except iam_policy.RoleMissing:
-            return False, None
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
-            self.incomplete.append("iam:ListAttachedRolePolicies on %s failed (%s)" % (role_name, code))
-            return None, None
-        return True, procedure.policy_arn(self.cluster["partition"]) in arns
-
-    def described(self, what, list_func, list_key, describe_func, name_key, item_key):
-        """Every item a paginated EKS List call names, each through its Describe call."""
-        eks_name = self.cluster["name"]
-        items, token = [], None
-        while True:
-            page = self.aws("eks:List" + what, list_func, clusterName=eks_name,
-                            **({"nextToken": token} if token else {})) or {}
-            for name in page.get(list_key, []):
-                found = self.aws("eks:Describe" + what.rstrip("s"), describe_func,
-                                 clusterName=eks_name, **{name_key: name})
-                if found:
-                    items.append(found[item_key])
-            token = page.get("nextToken")
-            if not token:
-                return items
-
-    def eks(self):
-        eks = self.module.client("eks", retry_decorator=RETRY)
-        profiles = self.described("FargateProfiles", eks.list_fargate_profiles, "fargateProfileNames",
-                                  eks.describe_fargate_profile, "fargateProfileName", "fargateProfile")
-        groups = self.described("Nodegroups", eks.list_nodegroups, "nodegroups",
-                                eks.describe_nodegroup, "nodegroupName", "nodegroup")
-        addon = self.aws("eks:DescribeAddon", eks.describe_addon, clusterName=self.cluster["name"],
-                         addonName=procedure.VPC_CNI_ADDON)
-        return profiles, groups, (addon or {}).get("addon")
-
-    def eni_ipv4(self, instance_types):
-        """IPv4 addresses per interface of each instance type (one DescribeInstanceTypes)."""
-        wanted = sorted(set(t for t in instance_types if t))
-        if not wanted:
-            return {}
-        ec2 = self.module.client("ec2", retry_decorator=RETRY)
-        found = {}
-        for start in range(0, len(wanted), 100):
-            page = self.aws("ec2:DescribeInstanceTypes", ec2.describe_instance_types,
-                            InstanceTypes=wanted[start:start + 100])
-            for item in (page or {}).get("InstanceTypes", []):
-                found[item["InstanceType"]] = item["NetworkInfo"]["Ipv4AddressesPerInterface"]
-        return found
-
-    def webhook_certificate(self, api):
-        secret = read_or_none(
-            self.module, "Reading Secret kube-system/%s" % procedure.LEGACY_SHARED["secret"],
-            CoreV1Api(api).read_namespaced_secret, procedure.LEGACY_SHARED["secret"],
-            procedure.LEGACY_NAMESPACE)
-        cert = ((secret.data or {}) if secret else {}).get("cert.pem")
-        if not cert:
-            return None
-        return certificates.inspect(base64.b64decode(cert))
-
-
-def gather(module, api, nodes, support):
-    reader = Reader(module)
+def run(module):
+    if module.params["webhook_certificate_warning_days"] < 0:
+        raise InputError("webhook_certificate_warning_days must be 0 or more (got %d)."
+                         % module.params["webhook_certificate_warning_days"])
     cluster = module.cluster
-    facts = {"cluster": cluster, "nodes": nodes, "support": support}
-    facts["role_exists"], facts["policy_attached"] = reader.role()
-    facts["fargate_profiles"], facts["nodegroups"], facts["cni_addon"] = reader.eks()
-    windows_types = [n["instance_type"] for n in nodes if n["os"] == "windows"]
-    facts["eni_ipv4"] = reader.eni_ipv4(windows_types)
-
-    facts["workloads"] = workloads.list_workloads(module, api)
-    # aws-node is one of the DaemonSets just listed: no read of its own
-    aws_node = workloads.find(facts["workloads"], "DaemonSet", procedure.AWS_NODE_NAMESPACE,
-                              procedure.AWS_NODE_DAEMONSET)
-    facts["aws_node_env"] = workloads.container_env(aws_node, "aws-node") if aws_node else None
-    configmap = read_or_none(
-        module, "Reading ConfigMap kube-system/%s" % procedure.VPC_CNI_CONFIGMAP,
-        CoreV1Api(api).read_namespaced_config_map, procedure.VPC_CNI_CONFIGMAP,
-        procedure.VPC_CNI_CONFIGMAP_NAMESPACE)
-    facts["configmap"] = {"data": configmap.data or {},
-                          "annotations": configmap.metadata.annotations or {}} if configmap else None
-    facts["legacy_objects"] = legacy.find_legacy_objects(
-        module, api, include_csrs=procedure.serves_certificates_v1(cluster["version"]))
-    facts["webhook_certificate"] = reader.webhook_certificate(api) if facts["legacy_objects"] else None
-    facts["pods"] = workloads.list_objects(module, api, "/api/v1/pods", "Pod")
-    facts["services"] = workloads.list_objects(module, api, "/api/v1/services", "Service")
-    facts["incomplete"] = reader.incomplete
-    return facts
+    cluster_reads = reads.ClusterReads(module.clients)
+    version = module.k8s.version()
+    nodes = cluster_reads.node_summaries()
+    counts = {"linux": 0, "windows": 0}
+    for node in nodes:
+        os_name = node["os"] or "unknown"
+        counts[os_name] = counts.get(os_name, 0) + 1
+    support = support_of(cluster)
+    result = dict(
+        changed=False,
+        cluster=public_cluster_facts(cluster),
+        support=dict((k, v) for k, v in support.items() if k != "error"),
+        server_version={"git_version": version.get("gitVersion"), "major": version.get("major"),
+                        "minor": version.get("minor")},
+        nodes=[dict((k, v) for k, v in n.items() if k not in ("linux", "kernel_version")) for n in nodes],
+        node_counts=counts,
+        auth_method=module.auth_method,
+    )
+    if module.params["assess"]:
+        result.update(assessment.judge(reads.assessment_facts(cluster_reads),
+                                       module.params["webhook_certificate_warning_days"]))
+    module.exit_json(**result)
 
 
 def main():
@@ -499,36 +372,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if module.params["webhook_certificate_warning_days"] < 0:
-        module.fail_json(msg="webhook_certificate_warning_days must be 0 or more (got %d)."
-                             % module.params["webhook_certificate_warning_days"])
-    cluster = module.cluster
-    api = module.kube
-    version = module.kube_call("Reading the server version", VersionApi(api).get_code)
-    nodes = module.kube_call("Listing nodes", CoreV1Api(api).list_node)
-    facts = [node_facts(n) for n in nodes.items]
-    counts = {"linux": 0, "windows": 0}
-    for node in facts:
-        os_name = node["os"] or "unknown"
-        counts[os_name] = counts.get(os_name, 0) + 1
-    try:
-        support = procedure.control_plane_support(cluster["version"], cluster["platform_version"])
-    except procedure.VersionError as e:
-        support = {"supported": False, "minimum_platform": None, "reason": str(e), "error": str(e)}
-    result = dict(
-        changed=False,
-        cluster=public_cluster_facts(cluster),
-        support=dict((k, v) for k, v in support.items() if k != "error"),
-        server_version={"git_version": version.git_version, "major": version.major,
-                        "minor": version.minor},
-        nodes=facts,
-        node_counts=counts,
-        auth_method=module.auth_method,
-    )
-    if module.params["assess"]:
-        result.update(assessment.judge(gather(module, api, facts, support),
-                                       module.params["webhook_certificate_warning_days"]))
-    module.exit_json(**result)
+    module.run(run, module)
 
 
 if __name__ == "__main__":

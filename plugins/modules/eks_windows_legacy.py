@@ -199,37 +199,40 @@ support:
   type: dict
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import legacy, legacy_install, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    gates,
+    legacy,
+    legacy_install,
+    procedure,
+    reads,
+)
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import linux_nodes
+from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of
 
 
-def install(module, cluster, api):
-    try:
-        support = procedure.control_plane_support(cluster["version"], cluster["platform_version"])
-    except procedure.VersionError as e:
-        module.fail_json(msg="Cannot judge EKS cluster '%s': %s" % (cluster["name"], e))
-    if support["supported"] and not module.params["force"]:
-        module.fail_json(msg="EKS cluster '%s' does not need legacy Windows support: %s Use the "
-                             "eksops.windows.enable role instead (force=true installs legacy "
-                             "support anyway)." % (cluster["name"], support["reason"]),
-                         support=support)
-    if not linux_nodes(module, api):
-        module.fail_json(msg="EKS cluster '%s' has no Linux node: legacy Windows support runs its "
-                             "controller and webhook, and CoreDNS, on Linux nodes (a Fargate "
-                             "profile is not enough). Add a Linux node group first."
-                             % cluster["name"])
+def legacy_gate_facts(cluster_reads):
+    return {"cluster": cluster_reads.cluster, "support": support_of(cluster_reads.cluster),
+            "linux_nodes": len(cluster_reads.linux_nodes())}
+
+
+def install(module, cluster):
+    cluster_reads = reads.ClusterReads(module.clients)
+    support = support_of(cluster)
+    preflight = gates.enforce(gates.legacy(legacy_gate_facts(cluster_reads)), "legacy",
+                              cluster["name"], module.params["force"], module.warn)
+    api = module.kube
     objects = []
     for obj in legacy_install.manifests(cluster["region"], cluster["ca_data"],
                                         module.params["flavour"]):
         objects.append({"object": legacy_install.describe(obj),
                         "action": legacy_install.ensure(module, api, obj)})
     changed = [o["object"] for o in objects if o["action"] != "none"]
-    result = dict(changed=bool(changed), cluster=public_cluster_facts(cluster), support=support,
-                  objects=objects, flavour=module.params["flavour"],
+    result = dict(changed=bool(changed), cluster=public_cluster_facts(cluster),
+                  support=dict((k, v) for k, v in support.items() if k != "error"),
+                  preflight=preflight, objects=objects, flavour=module.params["flavour"],
                   webhook_service=procedure.LEGACY_FLAVOURS[module.params["flavour"]][
                       "webhook_service"])
     if module._diff:
@@ -240,30 +243,19 @@ def install(module, cluster, api):
     module.exit_json(**result)
 
 
-def main():
-    module = EksClusterModule(
-        argument_spec=dict(
-            state=dict(type="str", choices=["absent", "present"], required=True),
-            flavour=dict(type="str", choices=["script", "eksctl"], default="script"),
-            force=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    cluster = module.cluster
-    api = module.kube
-    if module.params["state"] == "present":
-        install(module, cluster, api)
+def remove(module, cluster):
+    kube = module.k8s
     include_csrs = procedure.serves_certificates_v1(cluster["version"])
     if not include_csrs:
         module.warn("EKS cluster '%s' runs Kubernetes %s, which does not serve "
                     "certificates.k8s.io/v1: legacy CertificateSigningRequests were not looked "
                     "for (approved ones are garbage-collected after one hour)."
                     % (cluster["name"], cluster["version"]))
-    found = legacy.find_legacy_objects(module, api, include_csrs=include_csrs)
+    found = legacy.find_legacy_objects(kube, include_csrs=include_csrs)
 
     deleted = []
     for obj in found:
-        if module.check_mode or legacy.delete_legacy_object(module, api, obj):
+        if module.check_mode or legacy.delete_legacy_object(kube, obj):
             deleted.append({"kind": obj["kind"], "name": obj["name"],
                             "namespace": obj["namespace"]})
 
@@ -278,6 +270,19 @@ def main():
             "after_header": header,
         }
     module.exit_json(**result)
+
+
+def main():
+    module = EksClusterModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["absent", "present"], required=True),
+            flavour=dict(type="str", choices=["script", "eksctl"], default="script"),
+            force=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    cluster = module.cluster
+    module.run(install if module.params["state"] == "present" else remove, module, cluster)
 
 
 if __name__ == "__main__":

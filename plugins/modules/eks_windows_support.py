@@ -21,10 +21,15 @@ description:
     merge-patched when present, every other key kept)."
   - "Disabled: the policy is detached unless Linux nodes use security groups for pods (they
     need it); the key is set to C(\"false\")."
-  - Refuses to enable a cluster below the minimum platform version of its Kubernetes version
-    (1.17 eks.10, 1.18 eks.9, 1.19 eks.7, 1.20 eks.3, 1.21 eks.3; 1.22 and later always
-    qualify), and a cluster that still runs the legacy C(vpc-resource-controller) Deployment
-    (the control plane ignores Windows IPAM while it exists).
+  - "Before any write, enabling runs the procedure's one gate (the same blockers the
+    assessment's C(preflight.control_plane) verdict reports) and refuses the cluster with every
+    reason: below the minimum platform version of its Kubernetes version (1.17 eks.10, 1.18
+    eks.9, 1.19 eks.7, 1.20 eks.3, 1.21 eks.3; 1.22 and later always qualify), a cluster role
+    IAM does not know, no Linux node and no Fargate profile that can run CoreDNS, an IPv6
+    cluster, or the legacy C(vpc-resource-controller) Deployment still present (the control
+    plane ignores Windows IPAM while it exists). Only O(force=true) goes past it."
+  - With O(assess=true) the same process also returns the full assessment of the cluster
+    (what M(eksops.windows.eks_windows_info) returns), from the reads it already made.
 author:
   - eksops.windows maintainers (!UNKNOWN)
 attributes:
@@ -48,6 +53,19 @@ options:
         attached.
     type: bool
     default: true
+  force:
+    description:
+      - Enable even when the gate finds blockers (they are still reported, in RV(preflight),
+        and as a warning). Disabling has no gate.
+    type: bool
+    default: false
+  assess:
+    description:
+      - Also return the cluster's full assessment in RV(assessment), judged after the change
+        (in check mode: the cluster as it is). It costs the assessment's reads (pods, services
+        and workloads of every namespace, node groups, add-on, instance types).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -74,6 +92,13 @@ EXAMPLES = r"""
     cluster_name: prod
     region: eu-west-1
     manage_iam: false
+
+- name: Enable it and return the assessment from the same module call
+  eksops.windows.eks_windows_support:
+    cluster_name: prod
+    region: eu-west-1
+    assess: true
+  register: prod
 
 - name: Disable Windows support
   eksops.windows.eks_windows_support:
@@ -156,6 +181,36 @@ configmap:
       description: C(created), C(patched) or C(none).
       type: str
       sample: patched
+preflight:
+  description: The control-plane gate's verdict (with O(state=enabled)).
+  returned: when state is enabled
+  type: dict
+  contains:
+    allowed:
+      description: Whether no blocker was found.
+      type: bool
+      sample: true
+    forced:
+      description: Whether O(force=true) went past blockers.
+      type: bool
+      sample: false
+    blockers:
+      description: What stops the procedure, each with what to do.
+      type: list
+      elements: str
+      sample: []
+    blocker_ids:
+      description: Stable ids of the blockers (C(version_below_table), C(version_not_assessable),
+        C(cluster_role_missing), C(no_linux_node), C(ipv6_cluster), C(legacy_controller_present)).
+      type: list
+      elements: str
+      sample: []
+assessment:
+  description:
+    - The cluster's assessment (C(mode), C(mode_reason), C(state), C(prerequisites), C(findings),
+      C(finding_counts), C(preflight), C(mixed)), as M(eksops.windows.eks_windows_info) returns it.
+  returned: when O(assess=true)
+  type: dict
 cluster_facts:
   description: What the decisions were based on.
   returned: always
@@ -171,101 +226,33 @@ cluster_facts:
       sample: false
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import iam_policy, legacy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import assessment, reads, windows_support
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
-    RETRY,
     EksClusterModule,
     public_cluster_facts,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import (
-    MERGE_PATCH,
-    container_env,
-    linux_nodes,
-    read_or_none,
-)
-
-try:
-    from kubernetes.client import AppsV1Api, CoreV1Api
-except ImportError:
-    pass  # reported by EksClusterModule.kube
+from ansible_collections.eksops.windows.plugins.module_utils.procedure import WINDOWS_IPAM_KEY
 
 
-def cluster_facts(module, api):
-    linux = linux_nodes(module, api)
-    aws_node = read_or_none(
-        module, "Reading DaemonSet kube-system/aws-node", AppsV1Api(api).read_namespaced_daemon_set,
-        procedure.AWS_NODE_DAEMONSET, procedure.AWS_NODE_NAMESPACE)
-    env = container_env(aws_node, "aws-node") if aws_node else {}
-    return {"linux_nodes": len(linux),
-            "security_groups_for_pods": procedure.truthy(
-                env.get(procedure.SECURITY_GROUPS_FOR_PODS_ENV, "false"))}
-
-
-def policy_step(module, cluster, facts, state):
-    partition = cluster["partition"]
-    arn = procedure.policy_arn(partition)
-    try:
-        role_name = procedure.role_name_from_arn(cluster["role_arn"])
-    except ValueError:
-        module.fail_json(msg="EKS cluster '%s' reports no usable cluster role ARN (%r)."
-                         % (cluster["name"], cluster["role_arn"]))
-    iam = module.client("iam", retry_decorator=RETRY)
-    try:
-        attached = arn in iam_policy.attached_policy_arns(module, iam, role_name)
-    except iam_policy.RoleMissing:
-        module.fail_json(msg="The cluster role %s of EKS cluster '%s' does not exist in IAM. "
-                             "Recreate it (the cluster cannot work without it) or fix the "
-                             "cluster's role." % (cluster["role_arn"], cluster["name"]))
-    result = {"role_name": role_name, "policy_arn": arn, "attached_before": attached,
-              "attached": attached, "action": "none"}
-    act, result["reason"] = procedure.policy_needed(
-        state, facts["linux_nodes"] > 0, facts["security_groups_for_pods"])
-    want = state == "enabled"
-    if not act:
-        result["action"] = "skipped"
-    elif attached == want:
-        pass
-    elif not module.params["manage_iam"]:
-        result["action"] = "not_managed"
-        result["reason"] = "manage_iam is false: the policy %s be %s by whoever manages IAM" % (
-            "should", "attached" if want else "detached")
-    else:
-        result["action"] = "attached" if want else "detached"
-        result["attached"] = want
-        if not module.check_mode:
-            if want:
-                iam_policy.attach(module, iam, role_name, arn)
-            else:
-                iam_policy.detach(module, iam, role_name, arn)
-    return result
-
-
-def configmap_step(module, api, state):
-    core = CoreV1Api(api)
-    name, namespace = procedure.VPC_CNI_CONFIGMAP, procedure.VPC_CNI_CONFIGMAP_NAMESPACE
-    key, value = procedure.WINDOWS_IPAM_KEY, "true" if state == "enabled" else "false"
-    what = "ConfigMap %s/%s" % (namespace, name)
-    current = read_or_none(module, "Reading " + what, core.read_namespaced_config_map,
-                           name, namespace)
-    before = (current.data or {}).get(key) if current else None
-    result = {"existed": current is not None, "before": before, "after": before,
-              "action": "none"}
-    if current is None and state == "disabled":
-        return result  # no ConfigMap: Windows IPAM is not enabled, nothing to turn off
-    if before == value:
-        return result
-    result["after"] = value
-    result["action"] = "created" if current is None else "patched"
-    if module.check_mode:
-        return result
-    if current is None:
-        body = {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": name, "namespace": namespace}, "data": {key: value}}
-        module.kube_call("Creating " + what, core.create_namespaced_config_map, namespace, body)
-    else:
-        module.kube_call("Patching " + what, core.patch_namespaced_config_map, name, namespace,
-                         {"data": {key: value}}, _content_type=MERGE_PATCH)
-    return result
+def run(module):
+    params = module.params
+    cluster = module.cluster
+    cluster_reads = reads.ClusterReads(module.clients)
+    changed, result = windows_support.converge(
+        cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"])
+    result.update(changed=changed, cluster=public_cluster_facts(cluster))
+    if params["assess"]:
+        result["assessment"] = assessment.judge(reads.assessment_facts(cluster_reads))
+    if module._diff:
+        header = "%s (%s)" % (cluster["name"], cluster["region"])
+        result["diff"] = {
+            "before": {"policy_attached": result["iam"]["attached_before"],
+                       WINDOWS_IPAM_KEY: result["configmap"]["before"]},
+            "after": {"policy_attached": result["iam"]["attached"],
+                      WINDOWS_IPAM_KEY: result["configmap"]["after"]},
+            "before_header": header, "after_header": header,
+        }
+    module.exit_json(**result)
 
 
 def main():
@@ -273,52 +260,12 @@ def main():
         argument_spec=dict(
             state=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
             manage_iam=dict(type="bool", default=True),
+            force=dict(type="bool", default=False),
+            assess=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    state = module.params["state"]
-    cluster = module.cluster
-    try:
-        support = procedure.control_plane_support(cluster["version"], cluster["platform_version"])
-    except procedure.VersionError as e:
-        module.fail_json(msg="Cannot judge EKS cluster '%s': %s" % (cluster["name"], e))
-    if state == "enabled" and not support["supported"]:
-        module.fail_json(
-            msg="EKS cluster '%s' (Kubernetes %s, platform %s) cannot get control-plane Windows "
-                "support: %s"
-                % (cluster["name"], cluster["version"], cluster["platform_version"],
-                   support["reason"]),
-            cluster=public_cluster_facts(cluster), support=support)
-
-    api = module.kube
-    if state == "enabled" and legacy.legacy_controller_present(module, api):
-        found = legacy.find_legacy_objects(module, api)
-        module.fail_json(
-            msg="EKS cluster '%s' still runs legacy Windows support (found: %s). The control plane "
-                "ignores Windows IPAM while Deployment kube-system/vpc-resource-controller exists. "
-                "Delete these objects by name first (not with 'kubectl delete -f': the legacy "
-                "manifests use API versions that Kubernetes 1.22 removed), then enable. Remove "
-                "them with the eksops.windows.legacy_remove role (or playbook), which does exactly "
-                "that. Never delete vpc-resource-mutating-webhook: it belongs to EKS."
-                % (cluster["name"], legacy.describe(found)),
-            legacy_objects=found)
-
-    facts = cluster_facts(module, api)
-    iam = policy_step(module, cluster, facts, state)
-    configmap = configmap_step(module, api, state)
-    changed = iam["action"] in ("attached", "detached") or configmap["action"] != "none"
-    result = dict(changed=changed, cluster=public_cluster_facts(cluster), support=support,
-                  iam=iam, configmap=configmap, cluster_facts=facts)
-    if module._diff:
-        result["diff"] = {
-            "before": {"policy_attached": iam["attached_before"],
-                       procedure.WINDOWS_IPAM_KEY: configmap["before"]},
-            "after": {"policy_attached": iam["attached"],
-                      procedure.WINDOWS_IPAM_KEY: configmap["after"]},
-            "before_header": "%s (%s)" % (cluster["name"], cluster["region"]),
-            "after_header": "%s (%s)" % (cluster["name"], cluster["region"]),
-        }
-    module.exit_json(**result)
+    module.run(run, module)
 
 
 if __name__ == "__main__":

@@ -228,6 +228,7 @@ msg:
 """
 
 from ansible_collections.eksops.windows.plugins.module_utils import workloads
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -236,22 +237,22 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
 NODES_WHAT = "Listing nodes (needs RBAC 'list' on nodes)"
 
 
-def list_in_scope(module, api, namespaces, exclude, kinds):
+def list_in_scope(kube, namespaces, exclude, kinds):
     """The workloads (dicts) of the namespaces in scope: one LIST per kind, or per kind and
     namespace when plain namespace names are given."""
     if namespaces and not any(workloads.has_glob(n) for n in namespaces):
         found = []
         for namespace in namespaces:
-            found.extend(workloads.list_workloads(module, api, namespace, kinds))
+            found.extend(workloads.list_workloads(kube, namespace, kinds))
     else:
-        found = workloads.list_workloads(module, api, None, kinds)
+        found = workloads.list_workloads(kube, None, kinds)
     return [w for w in found
             if workloads.namespace_in_scope(w["metadata"].get("namespace") or "", namespaces, exclude)]
 
 
-def fix(module, api, obj, entry, diffs):
+def fix(kube, obj, entry, diffs):
     """Patch one workload; update its entry. Returns False when it no longer exists."""
-    before, after = workloads.add_linux_selector(module, api, obj)
+    before, after = workloads.add_linux_selector(kube, obj)
     if after is None:
         if not workloads.lacks_os_selector(before):
             fresh = workloads.assess(before, [], False)  # someone else set a selector meanwhile
@@ -259,9 +260,9 @@ def fix(module, api, obj, entry, diffs):
             return True
         return False  # deleted meanwhile
     if workloads.lacks_os_selector(after):
-        module.fail_json(msg="The API server accepted the patch of %s but the returned object "
-                             "still selects no OS (nodeSelector %s)."
-                         % (entry["ref"], workloads.node_selector_of(after)))
+        raise EksOpsError("The API server accepted the patch of %s but the returned object "
+                          "still selects no OS (nodeSelector %s)."
+                          % (entry["ref"], workloads.node_selector_of(after)))
     done = workloads.os_constraint(workloads.pod_spec_of(after))
     entry.update(os=done["os"], via=done["via"])
     diffs.append(workloads.selector_diff(entry["ref"], before, after))
@@ -317,10 +318,14 @@ def main():
                 "(globs allowed), e.g. fix_allowed: ['shop/*'] or ['Deployment/shop/web']; run "
                 "with state=audited first to see the candidates. Nothing was changed.")
 
+    module.run(run, module, state, namespaces, exclude, kinds, rules)
+
+
+def run(module, state, namespaces, exclude, kinds, rules):
+    params = module.params
     cluster = module.cluster
-    api = module.kube
-    node_counts = workloads.count_nodes(workloads.list_objects(
-        module, api, "/api/v1/nodes", "Node", what=NODES_WHAT))
+    kube = module.k8s
+    node_counts = workloads.count_nodes(kube.list("Node", what=NODES_WHAT))
     mixed = workloads.is_mixed(node_counts)
     result = dict(changed=False, cluster=public_cluster_facts(cluster), mixed=mixed,
                   node_counts=node_counts, audited=False, workloads=[],
@@ -336,12 +341,12 @@ def main():
 
     will_write = state == "fixed" and not module.check_mode
     entries, diffs = [], []
-    listed = list_in_scope(module, api, namespaces, exclude, kinds)
+    listed = list_in_scope(kube, namespaces, exclude, kinds)
     listed.sort(key=lambda w: (w["metadata"].get("namespace") or "", w["kind"], w["metadata"]["name"]))
     for obj in listed:
         entry = workloads.assess(obj, rules, will_write)
         if entry["action"] == "fixed":
-            if not fix(module, api, obj, entry, diffs):
+            if not fix(kube, obj, entry, diffs):
                 continue
         elif entry["action"] == "would_fix" and state == "fixed":
             diffs.append(workloads.selector_diff(entry["ref"], obj))

@@ -11,3 +11,6 @@ if not os.path.exists(LINK):
     os.symlink(ROOT, LINK)
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+UNIT = os.path.dirname(os.path.abspath(__file__))
+if UNIT not in sys.path:
+    sys.path.insert(0, UNIT)  # tests import fakes.py

@@ -3,12 +3,14 @@ built by hand: the edges the lab scenario does not reach."""
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import assessment, procedure, reads
+
+import fakes
 
 
 def node(name, os_name="linux", instance_type="m5.large", pods=29, **extra):
-    return dict({"name": name, "os": os_name, "instance_type": instance_type, "pod_capacity": pods,
-                 "nodegroup": None, "fargate": False}, **extra)
+    """A node as reads.node_summary makes it from a Node object."""
+    return dict(reads.node_summary(fakes.node(name, os_name, instance_type, pods)), **extra)
 
 
 def facts(**overrides):
@@ -102,7 +104,8 @@ def test_windows_support_state(ipam, attached, needed, legacy, state):
 def test_a_clean_linux_cluster_has_no_finding():
     result = assessment.judge(facts())
     assert result["findings"] == []
-    assert result["preflight"]["control_plane"] == {"allowed": True, "blockers": []}
+    assert result["preflight"]["control_plane"] == {"allowed": True, "forced": False, "blockers": [],
+                                                    "blocker_ids": []}
     assert result["preflight"]["legacy"]["allowed"] is False  # control plane is possible
 
 
@@ -205,8 +208,9 @@ def test_certificate_thresholds():
     assert "webhook_certificate_expiring" in ids(result)
     assert "webhook_certificate_expiring" not in ids(
         assessment.judge(facts(legacy_objects=legacy, webhook_certificate=cert), warning_days=29))
-    # legacy objects are migrate_to_control_plane's to remove: they do not block the gate
-    assert result["preflight"]["control_plane"]["allowed"] is True
+    # the legacy controller blocks the control-plane gate (the module enforces the same list);
+    # migrate_to_control_plane removes it first and lets only this blocker through
+    assert result["preflight"]["control_plane"]["blocker_ids"] == ["legacy_controller_present"]
 
 
 def test_aws_node_env_is_read_from_the_listed_daemonsets():

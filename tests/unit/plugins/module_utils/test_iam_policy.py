@@ -5,13 +5,9 @@ from botocore.stub import Stubber
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.eksops.windows.plugins.module_utils import iam_policy
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
+from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError
 
 ARN = "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"
-
-
-class FakeModule:
-    def fail_json_aws(self, error, msg):
-        raise AssertionError("%s: %s" % (msg, error))
 
 
 @pytest.fixture(name="raw_iam")
@@ -35,7 +31,7 @@ def test_listing_retries_throttling_and_reads_every_page(iam, raw_iam):
         stub.add_response("list_attached_role_policies", {
             "AttachedPolicies": [{"PolicyName": "B", "PolicyArn": ARN}],
             "IsTruncated": False}, {"RoleName": "r", "Marker": "m1"})
-        assert iam_policy.attached_policy_arns(FakeModule(), iam, "r") == [
+        assert iam_policy.list_attached(iam, "r") == [
             "arn:aws:iam::1:policy/A", ARN]
         stub.assert_no_pending_responses()
 
@@ -44,25 +40,26 @@ def test_missing_role_is_its_own_error(iam, raw_iam):
     with Stubber(raw_iam) as stub:
         stub.add_client_error("list_attached_role_policies", "NoSuchEntity", "no role")
         with pytest.raises(iam_policy.RoleMissing):
-            iam_policy.attached_policy_arns(FakeModule(), iam, "r")
+            iam_policy.list_attached(iam, "r")
 
 
 def test_detach_of_a_policy_not_attached_is_not_an_error(iam, raw_iam):
     with Stubber(raw_iam) as stub:
         stub.add_client_error("detach_role_policy", "NoSuchEntity", "not attached")
-        assert iam_policy.detach(FakeModule(), iam, "r", ARN) is False
+        assert iam_policy.detach(iam, "r", ARN) is False
 
 
 def test_attach_retries_throttling(iam, raw_iam):
     with Stubber(raw_iam) as stub:
         stub.add_client_error("attach_role_policy", "Throttling", "Rate exceeded")
         stub.add_response("attach_role_policy", {}, {"RoleName": "r", "PolicyArn": ARN})
-        iam_policy.attach(FakeModule(), iam, "r", ARN)
+        iam_policy.attach(iam, "r", ARN)
         stub.assert_no_pending_responses()
 
 
 def test_access_denied_names_the_action(iam, raw_iam):
     with Stubber(raw_iam) as stub:
         stub.add_client_error("attach_role_policy", "AccessDenied", "not authorized")
-        with pytest.raises(AssertionError, match=r"\(iam:AttachRolePolicy\): .*AccessDenied"):
-            iam_policy.attach(FakeModule(), iam, "r", ARN)
+        with pytest.raises(AwsError, match=r"\(iam:AttachRolePolicy\)") as raised:
+            iam_policy.attach(iam, "r", ARN)
+        assert raised.value.exception.response["Error"]["Code"] == "AccessDenied"

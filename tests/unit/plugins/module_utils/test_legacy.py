@@ -5,11 +5,13 @@ taken from procedure.py, so a typo there fails a test."""
 
 import re
 
-import kubernetes
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from ansible_collections.eksops.windows.plugins.module_utils import legacy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError
+from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+
+from fakes import FakeApiServer, obj
 
 NS = "kube-system"
 SCRIPT = {("Deployment", NS, "vpc-admission-webhook-deployment"),
@@ -67,86 +69,68 @@ def test_certificates_v1_from_119(version, served):
     assert procedure.serves_certificates_v1(version) is served
 
 
-class FakeApi(kubernetes.client.ApiClient):
-    """Answers the typed clients' requests from a set of existing paths; records them."""
-
-    def __init__(self, existing=(), fail=None):
-        super().__init__(kubernetes.client.Configuration())
-        self.existing = set(existing)
-        self.fail = fail or {}
-        self.made = []
-
-    def call_api(self, resource_path, method, path_params=None, *args, **kwargs):
-        path = resource_path
-        for name, value in (path_params or {}).items():
-            path = path.replace("{%s}" % name, value)
-        self.made.append((method, path))
-        if path in self.fail:
-            raise ApiException(status=self.fail[path], reason="boom")
-        if path not in self.existing:
-            raise ApiException(status=404, reason="Not Found")
-        if method == "DELETE":
-            self.existing.discard(path)
-        return object()
-
-
-class FakeModule:
-    def kube_call(self, what, func, *args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except ApiException as e:
-            raise AssertionError("%s: %s" % (what, e.status))
-
-
 DEPLOYMENT = "/apis/apps/v1/namespaces/kube-system/deployments/vpc-resource-controller"
 CFG = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/vpc-admission-webhook-cfg"
 CSR = "/apis/certificates.k8s.io/v1/certificatesigningrequests/vpc-admission-webhook-svc.kube-system"
 
 
+def fake_kube(*objects):
+    server = FakeApiServer(*objects)
+    return server, Kube(server, "EKS cluster 'c' (fake)", sleep=lambda s: None)
+
+
+def present():
+    return (obj("Deployment", "vpc-resource-controller", NS),
+            obj("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg"),
+            obj("CertificateSigningRequest", "vpc-admission-webhook-svc.kube-system"))
+
+
 def test_find_reads_every_candidate_by_name_through_current_apis():
-    api = FakeApi({DEPLOYMENT, CFG, CSR})
-    found = legacy.find_legacy_objects(FakeModule(), api)
+    server, kube = fake_kube(*present())
+    found = legacy.find_legacy_objects(kube)
     assert [legacy.label(o) for o in found] == [
         "MutatingWebhookConfiguration vpc-admission-webhook-cfg",
         "Deployment kube-system/vpc-resource-controller",
         "CertificateSigningRequest vpc-admission-webhook-svc.kube-system",
     ]
-    assert all(method == "GET" for method, _path in api.made)
-    assert len(api.made) == 12
+    assert all(method == "GET" for method, _path in server.requests)
+    assert len(server.requests) == 12
+    assert {DEPLOYMENT, CFG, CSR} <= {path for _method, path in server.requests}
     groups = {re.match(r"^(/api/v1|/apis/[^/]+/[^/]+)/", path).group(1)
-              for _method, path in api.made}
+              for _method, path in server.requests}
     assert groups == {"/apis/admissionregistration.k8s.io/v1", "/apis/apps/v1", "/api/v1",
                       "/apis/certificates.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1"}
 
 
 def test_find_without_csrs_does_not_ask_for_them():
-    api = FakeApi({CSR})
-    assert legacy.find_legacy_objects(FakeModule(), api, include_csrs=False) == []
-    assert len(api.made) == 10
-    assert not any("certificates" in path for _method, path in api.made)
+    server, kube = fake_kube(present()[2])
+    assert legacy.find_legacy_objects(kube, include_csrs=False) == []
+    assert len(server.requests) == 10
+    assert not any("certificates" in path for _method, path in server.requests)
 
 
 def test_delete_by_name_and_404_means_already_gone():
-    api = FakeApi({DEPLOYMENT})
-    obj = {"kind": "Deployment", "name": "vpc-resource-controller", "namespace": "kube-system"}
-    assert legacy.delete_legacy_object(FakeModule(), api, obj) is True
-    assert legacy.delete_legacy_object(FakeModule(), api, obj) is False
-    assert api.made == [("DELETE", DEPLOYMENT)] * 2
+    server, kube = fake_kube(present()[0])
+    entry = {"kind": "Deployment", "name": "vpc-resource-controller", "namespace": "kube-system"}
+    assert legacy.delete_legacy_object(kube, entry) is True
+    assert legacy.delete_legacy_object(kube, entry) is False
+    assert server.requests == [("DELETE", DEPLOYMENT)] * 2
 
 
-def test_other_delete_errors_go_through_kube_call():
-    api = FakeApi({CFG}, fail={CFG: 403})
-    obj = {"kind": "MutatingWebhookConfiguration", "name": "vpc-admission-webhook-cfg",
-           "namespace": None}
-    with pytest.raises(AssertionError, match="Deleting MutatingWebhookConfiguration "
-                                             "vpc-admission-webhook-cfg: 403"):
-        legacy.delete_legacy_object(FakeModule(), api, obj)
+def test_other_delete_errors_say_what_was_being_done():
+    server, kube = fake_kube(present()[1])
+    server.fail("DELETE", CFG, 403)
+    entry = {"kind": "MutatingWebhookConfiguration", "name": "vpc-admission-webhook-cfg",
+             "namespace": None}
+    with pytest.raises(KubeError, match="Deleting MutatingWebhookConfiguration "
+                                        "vpc-admission-webhook-cfg: forbidden \\(403\\)"):
+        legacy.delete_legacy_object(kube, entry)
 
 
 def test_refuses_to_delete_the_eks_webhook():
-    api = FakeApi()
-    obj = {"kind": "MutatingWebhookConfiguration", "name": "vpc-resource-mutating-webhook",
-           "namespace": None}
+    server, kube = fake_kube()
+    entry = {"kind": "MutatingWebhookConfiguration", "name": "vpc-resource-mutating-webhook",
+             "namespace": None}
     with pytest.raises(ValueError):
-        legacy.delete_legacy_object(FakeModule(), api, obj)
-    assert api.made == []
+        legacy.delete_legacy_object(kube, entry)
+    assert server.requests == []

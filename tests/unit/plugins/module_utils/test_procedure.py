@@ -80,13 +80,3 @@ def test_flavour_tables_name_distinct_objects():
     script, eksctl = procedure.LEGACY_FLAVOURS["script"], procedure.LEGACY_FLAVOURS["eksctl"]
     assert set(script.values()).isdisjoint(eksctl.values())
     assert procedure.EKS_OWN_WEBHOOK not in procedure.LEGACY_SHARED.values()
-
-
-@pytest.mark.parametrize("labels, linux", [
-    ({"kubernetes.io/os": "linux"}, True),
-    ({"kubernetes.io/os": "linux", "eks.amazonaws.com/compute-type": "fargate"}, False),
-    ({"kubernetes.io/os": "windows"}, False),
-    (None, False),
-])
-def test_linux_node_excludes_fargate(labels, linux):
-    assert procedure.is_linux_node(labels) is linux

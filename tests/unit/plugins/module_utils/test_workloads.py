@@ -1,6 +1,10 @@
 import os
 
 import pytest
+
+from fakes import FakeApiServer
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
 import yaml
 
 from ansible_collections.eksops.windows.plugins.module_utils import workloads
@@ -80,11 +84,38 @@ def test_count_nodes_and_mixed():
         node({"beta.kubernetes.io/os": "windows"}),
         node({}),
     ])
-    assert counts == {"linux": 2, "windows": 1, "unknown": 1}
+    assert counts == {"linux": 1, "fargate": 1, "windows": 1, "unknown": 1}
     assert workloads.is_mixed(counts)
     assert workloads.count_nodes([]) == {"linux": 0, "windows": 0}
     assert not workloads.is_mixed({"linux": 3, "windows": 0})
     assert not workloads.is_mixed({"linux": 0, "windows": 2})
+
+
+@pytest.mark.parametrize("labels, linux, windows", [
+    ({"kubernetes.io/os": "linux"}, True, False),
+    ({"beta.kubernetes.io/os": "linux"}, True, False),  # old kubelets label only the beta key
+    ({"kubernetes.io/os": "linux", "eks.amazonaws.com/compute-type": "fargate"}, False, False),
+    ({"kubernetes.io/os": "windows"}, False, True),
+    ({"beta.kubernetes.io/os": "windows"}, False, True),
+    ({}, False, False),
+])
+def test_linux_node_excludes_fargate_and_reads_the_beta_label(labels, linux, windows):
+    assert workloads.is_linux_node(node(labels)) is linux
+    assert workloads.is_windows_node(node(labels)) is windows
+
+
+@pytest.mark.parametrize("spec, windows", [
+    ({"nodeName": "win-1"}, True),
+    ({"nodeName": "lin-1", "nodeSelector": {"kubernetes.io/os": "windows"}}, False),  # the node wins
+    ({"nodeSelector": {"kubernetes.io/os": "windows"}}, True),
+    ({"nodeSelector": {"beta.kubernetes.io/os": "windows"}}, True),
+    ({"os": {"name": "windows"}}, True),
+    ({"affinity": affinity([os_in("windows")])}, True),
+    ({"nodeSelector": {"kubernetes.io/os": "linux"}}, False),
+    ({}, False),
+])
+def test_windows_pod_is_one_on_a_windows_node_or_one_that_asks_for_windows(spec, windows):
+    assert workloads.is_windows_pod({"kind": "Pod", "spec": spec}, {"win-1"}) is windows
 
 
 # --- scope ---------------------------------------------------------------------------------
@@ -202,9 +233,7 @@ def test_assess_actions():
     assert (entry["action"], entry["os"], entry["via"]) == ("none", "windows", "affinity")
 
 
-def test_object_path_and_resource_name():
-    assert workloads.object_path(workload(kind="StatefulSet", namespace="a", name="b")) == \
-        "/apis/apps/v1/namespaces/a/statefulsets/b"
+def test_resource_name():
     assert workloads.resource_name("DaemonSet") == "daemonsets.apps"
 
 
@@ -219,97 +248,64 @@ def test_windows_sample_role_uses_the_section_8_selector():
 
 # --- the patch and its conflicts (the API answers are scripted) ---------------------------
 
-class Failed(Exception):
-    pass
+def fake(*objects):
+    server = FakeApiServer(*objects)
+    return server, Kube(server, "EKS cluster 'c' (fake)", sleep=lambda s: None)
 
 
-class FakeModule:
-    def fail_json(self, **kwargs):
-        raise Failed(kwargs["msg"])
+PATH = "/apis/apps/v1/namespaces/shop/deployments/web"
 
 
-def conflict():
-    from kubernetes.client.exceptions import ApiException
-    return ApiException(status=409, reason="Conflict")
+def test_patch_merges_the_os_key_with_the_version_it_was_decided_on():
+    server, kube = fake(workload(pod_spec={"nodeSelector": {"disktype": "ssd"}}))
+    current = server.find("Deployment", "web", "shop")
+    before, after = workloads.add_linux_selector(kube, current)
+    assert before is current and after["kind"] == "Deployment"
+    assert server.requests == [("PATCH", PATH)]
+    assert workloads.node_selector_of(after) == {"disktype": "ssd", "kubernetes.io/os": "linux"}
 
 
-def scripted(monkeypatch, answers):
-    """Replace the API call with a list of answers (objects to return or exceptions to raise);
-    returns the calls made: (method, path, body, what)."""
-    calls = []
-
-    def fake_raw(module, what, api, method, path, body=None, missing_ok=False,
-                 content_type="application/json", raise_statuses=()):
-        calls.append((method, path, body, what, content_type, raise_statuses))
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    monkeypatch.setattr(workloads, "raw", fake_raw)
-    return calls
-
-
-def test_patch_merges_the_os_key_with_the_version_it_was_decided_on(monkeypatch):
-    obj = workload(pod_spec={"nodeSelector": {"disktype": "ssd"}}, version="5")
-    answer = workload(pod_spec={"nodeSelector": {"disktype": "ssd", "kubernetes.io/os": "linux"}},
-                      version="6")
-    del answer["kind"]
-    calls = scripted(monkeypatch, [answer])
-    before, after = workloads.add_linux_selector(FakeModule(), None, obj)
-    assert before is obj and after["kind"] == "Deployment"
-    method, path, body, what, content_type, raise_statuses = calls[0]
-    assert (method, content_type, raise_statuses) == ("PATCH", workloads.MERGE_PATCH, (409,))
-    assert path == "/apis/apps/v1/namespaces/shop/deployments/web?fieldManager=eksops-windows"
-    assert body["metadata"] == {"resourceVersion": "5"}
-    assert "needs RBAC 'patch' on deployments.apps in namespace shop" in what
-
-
-def test_conflict_rereads_and_patches_the_fresh_version(monkeypatch):
-    fresh = workload(version="9")
-    del fresh["kind"]
-    calls = scripted(monkeypatch, [conflict(), fresh, workload(
-        pod_spec={"nodeSelector": {"kubernetes.io/os": "linux"}}, version="10")])
-    before, after = workloads.add_linux_selector(FakeModule(), None, workload(version="5"))
-    assert [c[0] for c in calls] == ["PATCH", "GET", "PATCH"]
-    assert calls[2][2]["metadata"] == {"resourceVersion": "9"}
-    assert before["metadata"]["resourceVersion"] == "9" and before["kind"] == "Deployment"
+def test_conflict_rereads_and_patches_the_fresh_version():
+    server, kube = fake(workload())
+    stale = server.find("Deployment", "web", "shop")
+    server.put(dict(stale, metadata=dict(stale["metadata"], labels={"changed": "yes"})))
+    before, after = workloads.add_linux_selector(kube, stale)
+    assert server.requests == [("PATCH", PATH), ("GET", PATH), ("PATCH", PATH)]
+    assert before["metadata"]["labels"] == {"changed": "yes"} and before["kind"] == "Deployment"
     assert after["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
 
 
-def test_conflict_with_a_selector_added_meanwhile_writes_nothing(monkeypatch):
-    windows = workload(pod_spec={"nodeSelector": {"kubernetes.io/os": "windows"}}, version="9")
-    calls = scripted(monkeypatch, [conflict(), windows])
-    before, after = workloads.add_linux_selector(FakeModule(), None, workload(version="5"))
-    assert [c[0] for c in calls] == ["PATCH", "GET"]
+def test_conflict_with_a_selector_added_meanwhile_writes_nothing():
+    server, kube = fake(workload())
+    stale = server.find("Deployment", "web", "shop")
+    server.put(workload(pod_spec={"nodeSelector": {"kubernetes.io/os": "windows"}}))
+    before, after = workloads.add_linux_selector(kube, stale)
+    assert [m for m, _p in server.requests] == ["PATCH", "GET"]
     assert after is None
     assert workloads.os_constraint(workloads.pod_spec_of(before))["os"] == "windows"
 
 
-def test_conflict_with_the_workload_gone(monkeypatch):
-    scripted(monkeypatch, [conflict(), None])
-    assert workloads.add_linux_selector(FakeModule(), None, workload())[1] is None
+def test_conflict_with_the_workload_gone():
+    server, kube = fake()
+    assert workloads.add_linux_selector(kube, workload())[1] is None
+    assert server.requests == [("PATCH", PATH)]
 
 
-def test_endless_conflicts_fail_with_advice(monkeypatch):
-    answers = []
-    for dummy in range(3):
-        answers.extend([conflict(), workload()])
-    scripted(monkeypatch, answers)
-    with pytest.raises(Failed) as caught:
-        workloads.add_linux_selector(FakeModule(), None, workload(), attempts=3)
-    assert "Deployment shop/web changed under us 3 times" in str(caught.value)
-    assert "run again" in str(caught.value)
+def test_endless_conflicts_fail_with_advice():
+    server, kube = fake(workload())
+    server.fail("PATCH", PATH, 409, times=3)
+    with pytest.raises(EksOpsError) as caught:
+        workloads.add_linux_selector(kube, server.find("Deployment", "web", "shop"), attempts=3)
+    assert "Deployment shop/web changed under us 3 times" in caught.value.msg
+    assert "run again" in caught.value.msg
 
 
-def test_list_workloads_names_the_permission(monkeypatch):
-    calls = scripted(monkeypatch, [{"items": [{"metadata": {"name": "a"}}]}, {"items": []}])
-    found = workloads.list_workloads(FakeModule(), None, "shop", kinds=("Deployment", "DaemonSet"))
-    assert found == [{"metadata": {"name": "a"}, "kind": "Deployment"}]
-    assert [c[1] for c in calls] == ["/apis/apps/v1/namespaces/shop/deployments",
-                                     "/apis/apps/v1/namespaces/shop/daemonsets"]
-    assert "needs RBAC 'list' on deployments.apps in shop" in calls[0][3]
-    calls = scripted(monkeypatch, [{"items": []}])
-    workloads.list_workloads(FakeModule(), None, None, kinds=("StatefulSet",))
-    assert calls[0][1] == "/apis/apps/v1/statefulsets"
-    assert "needs RBAC 'list' on statefulsets.apps cluster-wide" in calls[0][3]
+def test_list_workloads_names_the_permission():
+    server, kube = fake(workload(), workload(kind="DaemonSet", name="d", namespace="other"))
+    found = workloads.list_workloads(kube, "shop", kinds=("Deployment", "DaemonSet"))
+    assert [(w["kind"], w["metadata"]["name"]) for w in found] == [("Deployment", "web")]
+    assert [p for _m, p in server.requests] == ["/apis/apps/v1/namespaces/shop/deployments",
+                                                "/apis/apps/v1/namespaces/shop/daemonsets"]
+    server.fail("GET", "/apis/apps/v1/statefulsets", 403)
+    with pytest.raises(KubeError, match="needs RBAC 'list' on statefulsets.apps cluster-wide"):
+        workloads.list_workloads(kube, None, kinds=("StatefulSet",))

@@ -1,0 +1,266 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a module reads of one cluster, each read made at most once per module process.
+
+The gates (gates.py), the steps (windows_support.py, ...) and the assessment (assessment.py)
+all take their facts from one ``ClusterReads``: a module that gates, acts and assesses lists the
+nodes once, reads the ConfigMap once, lists the role's policies once. AWS reads the identity may
+not make are not fatal here: they are listed in ``incomplete`` and return None, and each caller
+decides what an unknown means (the gates refuse to guess where a blocker depends on it).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    iam_policy,
+    legacy,
+    procedure,
+    workloads,
+)
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore itself
+
+
+def _error_code(error):
+    return getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
+
+
+def node_summary(node):
+    """The facts of a Node (dict) that Windows support depends on."""
+    labels = workloads.node_labels(node)
+    status = node.get("status") or {}
+    capacity = status.get("capacity") or {}
+    return {
+        "name": node["metadata"]["name"],
+        "os": workloads.node_os(node) if workloads.node_os(node) != "unknown" else None,
+        "arch": labels.get(workloads.ARCH_LABEL, labels.get("beta.kubernetes.io/arch")),
+        "instance_type": labels.get("node.kubernetes.io/instance-type",
+                                    labels.get("beta.kubernetes.io/instance-type")),
+        "nodegroup": labels.get("eks.amazonaws.com/nodegroup"),
+        "fargate": workloads.is_fargate_node(node),
+        "linux": workloads.is_linux_node(node),
+        "ready": any(c.get("type") == "Ready" and c.get("status") == "True"
+                     for c in status.get("conditions") or []),
+        "pod_capacity": int(capacity["pods"]) if "pods" in capacity else None,
+        "kernel_version": (status.get("nodeInfo") or {}).get("kernelVersion"),
+    }
+
+
+class ClusterReads(object):
+    """Memoised reads of one cluster through a Clients (eks_access.Clients)."""
+
+    def __init__(self, clients):
+        self.clients = clients
+        self.cluster = clients.cluster
+        self.incomplete = []
+        self._memo = {}
+
+    def _once(self, key, func):
+        if key not in self._memo:
+            self._memo[key] = func()
+        return self._memo[key]
+
+    def aws(self, what, func, **kwargs):
+        """One AWS read; None when the thing does not exist or the read was refused (the
+        refusal is listed in `incomplete`)."""
+        try:
+            return func(aws_retry=True, **kwargs)
+        except botocore.exceptions.ClientError as e:
+            if _error_code(e) == "ResourceNotFoundException":
+                return None
+            self.incomplete.append("%s failed (%s)" % (what, _error_code(e)))
+            return None
+        except botocore.exceptions.BotoCoreError as e:
+            self.incomplete.append("%s failed (%s)" % (what, type(e).__name__))
+            return None
+
+    # --- Kubernetes ------------------------------------------------------------------------
+    def nodes(self):
+        return self._once("nodes", lambda: self.clients.kube.list("Node", what="Listing nodes"))
+
+    def node_summaries(self):
+        return self._once("node_summaries", lambda: [node_summary(n) for n in self.nodes()])
+
+    def linux_nodes(self):
+        return [n for n in self.node_summaries() if n["linux"]]
+
+    def windows_nodes(self):
+        return [n for n in self.node_summaries() if n["os"] == "windows"]
+
+    def workloads(self):
+        return self._once("workloads", lambda: workloads.list_workloads(self.clients.kube))
+
+    def aws_node(self):
+        """DaemonSet kube-system/aws-node: from the workloads when they were listed, else one GET."""
+        if "workloads" in self._memo:
+            return workloads.find(self._memo["workloads"], "DaemonSet", procedure.AWS_NODE_NAMESPACE,
+                                  procedure.AWS_NODE_DAEMONSET)
+        return self._once("aws_node", lambda: self.clients.kube.get(
+            "DaemonSet", procedure.AWS_NODE_DAEMONSET, procedure.AWS_NODE_NAMESPACE))
+
+    def aws_node_env(self):
+        """aws-node's literal env; None when there is no aws-node DaemonSet."""
+        daemonset = self.aws_node()
+        return workloads.aws_node_env(daemonset) if daemonset else None
+
+    def security_groups_for_pods(self):
+        return workloads.uses_security_groups_for_pods(self.aws_node_env())
+
+    def configmap(self):
+        """ConfigMap kube-system/amazon-vpc-cni (dict) or None."""
+        return self._once("configmap", lambda: self.clients.kube.get(
+            "ConfigMap", procedure.VPC_CNI_CONFIGMAP, procedure.VPC_CNI_CONFIGMAP_NAMESPACE))
+
+    def forget_configmap(self):
+        self._memo.pop("configmap", None)
+
+    def legacy_controller_present(self):
+        if "legacy_objects" in self._memo:
+            return any(o["name"] == procedure.LEGACY_CONTROLLER and o["kind"] == "Deployment"
+                       for o in self._memo["legacy_objects"])
+        return self._once("legacy_controller", lambda: legacy.legacy_controller_present(self.clients.kube))
+
+    def legacy_objects(self):
+        return self._once("legacy_objects", lambda: legacy.find_legacy_objects(
+            self.clients.kube, include_csrs=procedure.serves_certificates_v1(self.cluster["version"])))
+
+    def webhook_certificate(self):
+        """Public facts of the legacy webhook certificate (certificates.inspect), or None."""
+        def read():
+            from ansible_collections.eksops.windows.plugins.module_utils import certificates  # pylint: disable=import-outside-toplevel
+
+            secret = self.clients.kube.get("Secret", procedure.LEGACY_SHARED["secret"],
+                                           procedure.LEGACY_NAMESPACE)
+            cert = ((secret or {}).get("data") or {}).get("cert.pem")
+            return certificates.inspect(base64.b64decode(cert)) if cert else None
+        return self._once("webhook_certificate", read)
+
+    def pods(self):
+        return self._once("pods", lambda: self.clients.kube.list("Pod"))
+
+    def services(self):
+        return self._once("services", lambda: self.clients.kube.list("Service"))
+
+    # --- AWS -------------------------------------------------------------------------------
+    def role(self):
+        """(role exists, the ARNs attached to it): (False, None) when IAM does not know the
+        role, (None, None) when IAM could not be read (listed in `incomplete`)."""
+        def read():
+            try:
+                role_name = procedure.role_name_from_arn(self.cluster["role_arn"])
+            except ValueError:
+                return False, None
+            try:
+                return True, iam_policy.list_attached(self.clients.aws("iam"), role_name)
+            except iam_policy.RoleMissing:
+                return False, None
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                self.incomplete.append("iam:ListAttachedRolePolicies on %s failed (%s)"
+                                       % (role_name, _error_code(e)))
+                self._memo["role_error"] = e
+                return None, None
+        return self._once("role", read)
+
+    def role_error(self):
+        """The AWS error of the role read, when there was one."""
+        return self._memo.get("role_error")
+
+    def policy_attached(self):
+        exists, arns = self.role()
+        if arns is None:
+            return None
+        return procedure.policy_arn(self.cluster["partition"]) in arns
+
+    def _described(self, what, list_name, list_key, describe_name, name_key, item_key):
+        """Every item a paginated EKS List call names, each through its Describe call."""
+        eks = self.clients.aws("eks")
+        eks_name = self.cluster["name"]
+        items, token = [], None
+        while True:
+            page = self.aws("eks:List" + what, getattr(eks, list_name), clusterName=eks_name,
+                            **({"nextToken": token} if token else {}))
+            if page is None:
+                return None if not items else items
+            for name in page.get(list_key, []):
+                found = self.aws("eks:Describe" + what.rstrip("s"), getattr(eks, describe_name),
+                                 clusterName=eks_name, **{name_key: name})
+                if found:
+                    items.append(found[item_key])
+            token = page.get("nextToken")
+            if not token:
+                return items
+
+    def fargate_profiles(self):
+        """The cluster's Fargate profiles; None when they could not be read."""
+        return self._once("fargate_profiles", lambda: self._described(
+            "FargateProfiles", "list_fargate_profiles", "fargateProfileNames",
+            "describe_fargate_profile", "fargateProfileName", "fargateProfile"))
+
+    def fargate_runs_coredns(self):
+        """True/False; None when the Fargate profiles could not be read."""
+        profiles = self.fargate_profiles()
+        return None if profiles is None else procedure.fargate_runs_coredns(profiles)
+
+    def nodegroups(self):
+        return self._once("nodegroups", lambda: self._described(
+            "Nodegroups", "list_nodegroups", "nodegroups", "describe_nodegroup",
+            "nodegroupName", "nodegroup"))
+
+    def cni_addon(self):
+        """The EKS add-on vpc-cni (DescribeAddon's `addon`), or None."""
+        def read():
+            found = self.aws("eks:DescribeAddon", self.clients.aws("eks").describe_addon,
+                             clusterName=self.cluster["name"], addonName=procedure.VPC_CNI_ADDON)
+            return (found or {}).get("addon")
+        return self._once("cni_addon", read)
+
+    def eni_ipv4(self, instance_types):
+        """IPv4 addresses per interface of each instance type (DescribeInstanceTypes, 100 a call)."""
+        wanted = sorted(set(t for t in instance_types if t))
+        if not wanted:
+            return {}
+        ec2 = self.clients.aws("ec2")
+        found = {}
+        for start in range(0, len(wanted), 100):
+            page = self.aws("ec2:DescribeInstanceTypes", ec2.describe_instance_types,
+                            InstanceTypes=wanted[start:start + 100])
+            for item in (page or {}).get("InstanceTypes", []):
+                found[item["InstanceType"]] = item["NetworkInfo"]["Ipv4AddressesPerInterface"]
+        return found
+
+
+def assessment_facts(reads):
+    """Everything assessment.judge() needs, through the reads (what a gate already read is not
+    read again)."""
+    cluster = reads.cluster
+    from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of  # pylint: disable=import-outside-toplevel
+
+    nodes = reads.node_summaries()
+    facts = {"cluster": cluster, "nodes": nodes, "support": support_of(cluster)}
+    facts["role_exists"], _arns = reads.role()
+    facts["policy_attached"] = reads.policy_attached()
+    facts["fargate_profiles"] = reads.fargate_profiles()
+    facts["nodegroups"] = reads.nodegroups() or []
+    facts["cni_addon"] = reads.cni_addon()
+    facts["eni_ipv4"] = reads.eni_ipv4([n["instance_type"] for n in nodes if n["os"] == "windows"])
+    facts["workloads"] = reads.workloads()
+    facts["aws_node_env"] = reads.aws_node_env()
+    configmap = reads.configmap()
+    facts["configmap"] = {"data": configmap.get("data") or {},
+                          "annotations": (configmap.get("metadata") or {}).get("annotations") or {}
+                          } if configmap else None
+    facts["legacy_objects"] = reads.legacy_objects()
+    facts["legacy_controller"] = reads.legacy_controller_present()
+    facts["webhook_certificate"] = reads.webhook_certificate() if facts["legacy_objects"] else None
+    facts["pods"] = reads.pods()
+    facts["services"] = reads.services()
+    facts["incomplete"] = reads.incomplete
+    return facts

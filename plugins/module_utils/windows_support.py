@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: eksops.windows contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Control-plane Windows support (sections 3 and 4 of the procedure), as steps.
+
+Each step takes the cluster's reads (reads.ClusterReads, which holds the clients), check_mode
+and its parameters, and returns (changed, result); it raises the typed errors of errors.py.
+In check mode no step writes. ``converge`` runs the gate and the steps for eks_windows_support.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.eksops.windows.plugins.module_utils import gates, iam_policy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils.errors import (
+    AwsError,
+    EksOpsError,
+    InputError,
+    StepError,
+)
+
+
+def gate_facts(reads):
+    """What the control-plane gate needs, read once: the Fargate profiles only when there is
+    no Linux node (they matter only then)."""
+    linux = len(reads.linux_nodes())
+    return {
+        "cluster": reads.cluster,
+        "support": support_of(reads.cluster),
+        "role_exists": reads.role()[0],
+        "linux_nodes": linux,
+        "fargate_coredns": None if linux else reads.fargate_runs_coredns(),
+        "legacy_controller": reads.legacy_controller_present(),
+    }
+
+
+def support_of(cluster):
+    """procedure.control_plane_support, or a dict with `error` when the versions are unreadable."""
+    try:
+        return procedure.control_plane_support(cluster["version"], cluster["platform_version"])
+    except procedure.VersionError as e:
+        return {"supported": False, "minimum_platform": None, "reason": str(e), "error": str(e)}
+
+
+def policy_step(reads, check_mode, state, manage_iam=True):
+    """Attach (enabled) or detach (disabled) AmazonEKSVPCResourceController on the cluster role,
+    as the procedure's rule says (procedure.policy_needed)."""
+    cluster = reads.cluster
+    arn = procedure.policy_arn(cluster["partition"])
+    try:
+        role_name = procedure.role_name_from_arn(cluster["role_arn"])
+    except ValueError:
+        raise InputError("EKS cluster '%s' reports no usable cluster role ARN (%r)."
+                         % (cluster["name"], cluster["role_arn"]))
+    exists, _arns = reads.role()
+    if exists is False:
+        raise EksOpsError("The cluster role %s of EKS cluster '%s' does not exist in IAM. Recreate "
+                          "it (the cluster cannot work without it) or fix the cluster's role."
+                          % (cluster["role_arn"], cluster["name"]))
+    attached = reads.policy_attached()
+    if attached is None and manage_iam:
+        raise AwsError("Could not list the policies of IAM role %s (iam:ListAttachedRolePolicies)"
+                       % role_name, reads.role_error())
+    result = {"role_name": role_name, "policy_arn": arn, "attached_before": attached,
+              "attached": attached, "action": "none"}
+    act, result["reason"] = procedure.policy_needed(
+        state, bool(reads.linux_nodes()), reads.security_groups_for_pods())
+    want = state == "enabled"
+    if not act:
+        result["action"] = "skipped"
+    elif attached == want:
+        pass
+    elif not manage_iam:
+        result["action"] = "not_managed"
+        result["reason"] = "manage_iam is false: the policy should be %s by whoever manages IAM" % (
+            "attached" if want else "detached")
+    else:
+        result["action"] = "attached" if want else "detached"
+        result["attached"] = want
+        if not check_mode:
+            iam = reads.clients.aws("iam")
+            if want:
+                iam_policy.attach(iam, role_name, arn)
+            else:
+                iam_policy.detach(iam, role_name, arn)
+    return result["action"] in ("attached", "detached"), result
+
+
+def configmap_step(reads, check_mode, state):
+    """enable-windows-ipam in ConfigMap kube-system/amazon-vpc-cni: created when missing (to
+    enable), merge-patched when present, every other key kept."""
+    kube = reads.clients.kube
+    name, namespace = procedure.VPC_CNI_CONFIGMAP, procedure.VPC_CNI_CONFIGMAP_NAMESPACE
+    key, value = procedure.WINDOWS_IPAM_KEY, "true" if state == "enabled" else "false"
+    current = reads.configmap()
+    before = ((current or {}).get("data") or {}).get(key)
+    result = {"existed": current is not None, "before": before, "after": before, "action": "none"}
+    if current is None and state == "disabled":
+        return False, result  # no ConfigMap: Windows IPAM is not on, nothing to turn off
+    if before == value:
+        return False, result
+    result["after"] = value
+    result["action"] = "created" if current is None else "patched"
+    if check_mode:
+        return True, result
+    if current is None:
+        kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": name, "namespace": namespace}, "data": {key: value}})
+    else:
+        kube.merge_patch("ConfigMap", name, namespace, {"data": {key: value}})
+    reads.forget_configmap()
+    return True, result
+
+
+def converge(reads, check_mode, state, manage_iam=True, force=False):
+    """The gate (enabled only), then the policy and the ConfigMap. Returns (changed, result).
+    A ConfigMap failure after the policy was attached raises StepError that reports it."""
+    cluster = reads.cluster
+    result = {"support": dict((k, v) for k, v in support_of(cluster).items() if k != "error")}
+    if state == "enabled":
+        result["preflight"] = gates.enforce(gates.control_plane(gate_facts(reads)), "control-plane",
+                                            cluster["name"], force, reads.clients.warn)
+    iam_changed, result["iam"] = policy_step(reads, check_mode, state, manage_iam)
+    try:
+        cm_changed, result["configmap"] = configmap_step(reads, check_mode, state)
+    except EksOpsError as e:
+        if not iam_changed:
+            raise
+        raise StepError("%s The policy step had already %s %s on role %s." % (
+            e.msg, result["iam"]["action"], result["iam"]["policy_arn"], result["iam"]["role_name"]),
+            changed=True, **result)
+    result["cluster_facts"] = {"linux_nodes": len(reads.linux_nodes()),
+                               "security_groups_for_pods": reads.security_groups_for_pods()}
+    return iam_changed or cm_changed, result
