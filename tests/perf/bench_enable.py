@@ -311,15 +311,16 @@ def report(start_seconds, total_seconds, versions, contenders, results, n_cluste
     for key, label, _run in contenders:
         for kind, title in (("change", "changing"), ("noop", "no-op")):
             runs = results[key][kind]
-            mean = lambda field: statistics.mean(r[field] for r in runs) / per  # noqa: E731
+            mean = {field: statistics.mean(r[field] for r in runs) / per
+                    for field in ("k8s", "k8s_writes", "k8s_dry_runs", "aws", "aws_writes")}
             users = collections.Counter()
             for r in runs:
                 users.update(r["users"])
             converged = f"{min(r['enabled'] for r in runs)}/{n_clusters}"
             who = ", ".join(sorted(users)) or "-"
             print(f"{key if kind == 'change' else '':2} {label if kind == 'change' else '':<26}"
-                  f" {title:<8} {mean('k8s'):6.1f} {mean('k8s_writes'):6.1f} {mean('k8s_dry_runs'):4.1f}"
-                  f" {mean('aws'):6.1f} {mean('aws_writes'):6.1f}  {converged:>9}  {who}")
+                  f" {title:<8} {mean['k8s']:6.1f} {mean['k8s_writes']:6.1f} {mean['k8s_dry_runs']:4.1f}"
+                  f" {mean['aws']:6.1f} {mean['aws_writes']:6.1f}  {converged:>9}  {who}")
     print()
     print("AWS actions per cluster (mean over rounds)")
     for key, label, _run in contenders:
