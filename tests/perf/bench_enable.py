@@ -125,20 +125,25 @@ class Bench:
         shutil.rmtree(self.caches, ignore_errors=True)
         for sub in ("cli-home/kubeconfigs", "tmp-handrolled", "tmp-enable"):
             os.makedirs(os.path.join(self.caches, sub))
-        if self.enabled_clusters() != 0:
-            raise SystemExit("reset did not put every cluster back to the start state")
+        off = [name for name, state in self.states().items() if state != (False, "false")]
+        if off:
+            raise SystemExit(f"reset did not put {', '.join(off)} back to the start state")
 
-    def enabled_clusters(self):
-        """How many clusters have both the policy and enable-windows-ipam "true"."""
-        count = 0
+    def states(self):
+        """{cluster: (policy attached, enable-windows-ipam value)}."""
+        found = {}
         for name in self.names:
             pages = self.iam.get_paginator("list_attached_role_policies").paginate(
                 RoleName=self.roles[name])
             attached = any(p["PolicyArn"] == POLICY_ARN for page in pages
                            for p in page["AttachedPolicies"])
             data = kube.request(self.apis[name], "GET", CONFIGMAP).get("data") or {}
-            count += attached and data.get(KEY) == "true"
-        return count
+            found[name] = (attached, data.get(KEY))
+        return found
+
+    def enabled_clusters(self):
+        """How many clusters have both the policy and enable-windows-ipam "true"."""
+        return sum(1 for state in self.states().values() if state == (True, "true"))
 
     # --- contenders -------------------------------------------------------------------------
     def cli_env(self):
