@@ -87,6 +87,8 @@ perf: venv lab-build
 	$(BIN)/python tests/perf/bench_foundation.py
 	$(BIN)/python tests/perf/bench_assessment.py
 	$(BIN)/python tests/perf/bench_requests.py
+	bash tests/perf/install-bench-tools.sh
+	$(BIN)/python tests/perf/bench_enable.py
 
 # Each check-mode guard of plugins/ removed in turn: the unit suite must fail every time.
 mutation: venv
