@@ -2,7 +2,7 @@
 clusters, side by side with what a user would do without the collection.
 
 One lab of ten clusters (tests/lab/scenarios/bench_enable.yml). Contenders, in alternating
-rounds (A B C D E, A B C D E, ...; BENCH_ROUNDS, default 5), each a changing run from the same
+rounds (A B C D E, A B C D E, ...; BENCH_ROUNDS, default 3), each a changing run from the same
 start state and then a no-op re-run:
 
   A  the documented CLI procedure (tests/perf/cli_enable.sh: aws iam list-attached-role-policies,
@@ -12,8 +12,10 @@ start state and then a no-op re-run:
   C  a hand-rolled playbook with amazon.aws and kubernetes.core
      (tests/perf/playbooks/handrolled_enable.yml)
   D  eksops.windows.enable over the lab's inventory, default options
-  E  eksops.windows.enable -e enable_preflight=false, while roles/enable/defaults/main.yml has
-     that variable
+  E  eksops.windows.enable -e enable_assess=true (the full assessment from the same module
+     process)
+
+BENCH_CONTENDERS (e.g. "BCD") runs only some of them.
 
 Before every changing run each cluster is put back to the start state outside the timing: the
 policy detached through moto's IAM, enable-windows-ipam merge-patched back to "false" with the
@@ -46,13 +48,12 @@ from eksopslab.lab import Lab, load_scenario  # noqa: E402
 from eksopslab.testing import (AWS_READ_PREFIXES, WRITE_VERBS, LabHandle,  # noqa: E402
                                write_yaml)
 
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PARALLEL = 5
 TOOLS = os.environ.get("EKSOPS_BENCH_TOOLS", os.path.join(ROOT, ".build", "bench-tools"))
 SCENARIO = os.path.join(ROOT, "tests", "lab", "scenarios", "bench_enable.yml")
 CLI_SCRIPT = os.path.join(ROOT, "tests", "perf", "cli_enable.sh")
 HANDROLLED = os.path.join(ROOT, "tests", "perf", "playbooks", "handrolled_enable.yml")
-ENABLE_DEFAULTS = os.path.join(ROOT, "roles", "enable", "defaults", "main.yml")
 POLICY_ARN = "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"
 CONFIGMAP = "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"
 KEY = "enable-windows-ipam"
@@ -62,14 +63,6 @@ KEY = "enable-windows-ipam"
 TOKEN_USER = "kubernetes-admin"
 LAB_USERS = ("lab-admin", "system:apiserver")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def preflight_variable_exists():
-    try:
-        with open(ENABLE_DEFAULTS, encoding="utf-8") as handle:
-            return re.search(r"^enable_preflight\s*:", handle.read(), re.M) is not None
-    except FileNotFoundError:
-        return False
 
 
 def machine_cpu():
@@ -179,10 +172,10 @@ class Bench:
                 HANDROLLED, inventory=self.handrolled_inventory, tmp="tmp-handrolled")),
             ("D", "eksops.windows.enable", lambda: self.run_ansible("eksops.windows.enable")),
         ]
-        if preflight_variable_exists():
-            found.append(("E", "enable, preflight=false", lambda: self.run_ansible(
-                "eksops.windows.enable", "-e", "enable_preflight=false")))
-        return found
+        found.append(("E", "enable, enable_assess=true", lambda: self.run_ansible(
+            "eksops.windows.enable", "-e", "enable_assess=true")))
+        wanted = os.environ.get("BENCH_CONTENDERS")
+        return [c for c in found if not wanted or c[0] in wanted]
 
     # --- one measured run -------------------------------------------------------------------
     def audit_sizes(self):
@@ -275,8 +268,6 @@ def report(start_seconds, total_seconds, versions, contenders, results, n_cluste
           f" benchmark total {total_seconds / 60:.1f} min; {ROUNDS} rounds,"
           f" {os.cpu_count()} CPUs")
     print(f"tools: {versions['aws']}; kubectl {versions['kubectl']}; {versions['ansible']}")
-    if not preflight_variable_exists():
-        print("E skipped: roles/enable/defaults/main.yml has no enable_preflight")
     print()
     base = results["D"]
     base_change = statistics.median(r["wall"] for r in base["change"])
