@@ -177,8 +177,9 @@ class Kube(object):
             query["labelSelector"] = label_selector
         if field_selector:
             query["fieldSelector"] = field_selector
-        what = what or ("Listing %ss%s" % (kind, " in namespace %s" % namespace if namespace
-                                          else (" in all namespaces" if KINDS[kind][2] else "")))
+        if not what:
+            where = " in all namespaces" if KINDS[kind][2] else ""
+            what = "Listing %ss%s" % (kind, " in namespace %s" % namespace if namespace else where)
         items = []
         while True:
             page = self.request("GET", path_of(kind, namespace=namespace), what, query=query) or {}

@@ -17,7 +17,7 @@ import fnmatch
 
 from ansible_collections.eksops.windows.plugins.module_utils import procedure
 from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import FIELD_MANAGER, object_ref
+from ansible_collections.eksops.windows.plugins.module_utils.kube import object_ref
 
 OS_LABEL = "kubernetes.io/os"
 BETA_OS_LABEL = "beta.kubernetes.io/os"

@@ -30,7 +30,6 @@ CLI and kubectl come from tests/perf/install-bench-tools.sh (`make perf` runs it
 import collections
 import json
 import os
-import re
 import resource
 import shutil
 import statistics

@@ -40,7 +40,7 @@ def cluster_objects(*extra, linux=2, windows=1, cm="false", sgp=False):
 
 def policies(clients, attached, times=1):
     found = [{"PolicyName": "AmazonEKSVPCResourceController", "PolicyArn": POLICY}] if attached else []
-    for _ in range(times):
+    for dummy in range(times):
         clients.stub("iam").add_response("list_attached_role_policies",
                                          {"AttachedPolicies": found, "IsTruncated": False},
                                          {"RoleName": ROLE})
@@ -51,7 +51,7 @@ def converge(clients, check_mode=False, state="enabled", **kwargs):
 
 
 def kube_writes(server):
-    return [(m, p) for m, p in server.writes]
+    return list(server.writes)
 
 
 def test_enable_attaches_the_policy_and_patches_the_key_keeping_the_others():
