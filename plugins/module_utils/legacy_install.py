@@ -226,6 +226,7 @@ def converge(reads, check_mode, flavour=DEFAULT_FLAVOUR, force=False, certificat
         if not written or check_mode:
             details = dict(e.details)
             details.update(result)
+            details.setdefault("changed", False)
             e.details = details
             raise
         details = dict(e.details)

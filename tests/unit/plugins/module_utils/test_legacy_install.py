@@ -213,3 +213,23 @@ def test_an_object_write_failure_after_others_were_created_reports_them():
         "ServiceAccount kube-system/vpc-resource-controller", "ClusterRole vpc-resource-controller",
         "ClusterRoleBinding vpc-resource-controller"]
     assert "forbidden (403)" in failed.value.msg
+
+
+def test_a_failure_in_check_mode_is_not_reported_as_a_change():
+    server = cluster()
+    server.fail("GET", "/apis/apps/v1/namespaces/kube-system/deployments", 403)
+    with pytest.raises(Exception) as failed:
+        install(server, check_mode=True)
+    assert not isinstance(failed.value, StepError)
+    assert server.writes == []
+
+
+def test_a_certificate_failure_in_check_mode_is_not_reported_as_a_change():
+    server = cluster()
+    server.fail("GET", "/secrets/vpc-admission-webhook-certs", 403)
+    with pytest.raises(Exception) as failed:
+        install(server, check_mode=True)
+    assert not isinstance(failed.value, StepError)
+    assert failed.value.details["changed"] is False
+    assert len(failed.value.details["objects"]) == OBJECT_COUNT  # what it would have done
+    assert server.writes == []

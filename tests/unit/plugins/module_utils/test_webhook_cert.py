@@ -426,3 +426,43 @@ def test_a_pod_gone_before_its_deletion_is_not_reported():
     server.fail("DELETE", "/pods/on-windows-node", 404)
     _changed, result = converge(clients_for(server), state="present", recreate_stuck_pods=True)
     assert result["recreated_pods"] == []
+
+
+def test_write_secret_step_in_check_mode_writes_nothing():
+    server = SigningApiServer(secret(5))
+    clients = clients_for(server)
+    key_pem = certificates.private_key_pem(KEY)
+    for current in (None, server.find("Secret", SECRET, KS)):
+        changed, action = webhook_cert.write_secret_step(clients.kube, True, current, key_pem,
+                                                         b"cert", clients.secrets.append)
+        assert changed is True and action == ("created" if current is None else "replaced")
+    assert server.writes == []
+
+
+def test_a_failure_after_the_decision_in_check_mode_is_no_change():
+    server = SigningApiServer(*webhook_objects(secret(5)))
+    server.fail("GET", "/deployments/" + SCRIPT_DEPLOYMENT, 403)
+    with pytest.raises(StepError) as failed:
+        converge(clients_for(server), True, state="present", restart_webhook=True)
+    assert failed.value.details["changed"] is False
+    assert "renewed and stored" not in failed.value.msg
+    assert server.writes == []
+
+
+def test_after_renewal_failing_in_check_mode_reports_no_write():
+    server = SigningApiServer(*webhook_objects(secret(-3)))
+    server.fail("GET", "/api/v1/pods", 403)
+    with pytest.raises(StepError) as failed:
+        webhook_cert.after_renewal(reads.ClusterReads(clients_for(server)), True, SCRIPT_SERVICE,
+                                   {"present": True, "expired": True}, restart_webhook=True,
+                                   recreate_stuck_pods=True)
+    assert failed.value.details["changed"] is False
+    assert failed.value.details["restarted"] == ["kube-system/" + SCRIPT_DEPLOYMENT]
+    assert server.writes == []
+    # the same failure after a real restart says that the restart happened
+    server.fail("GET", "/api/v1/pods", 403)
+    with pytest.raises(StepError) as failed:
+        webhook_cert.after_renewal(reads.ClusterReads(clients_for(server)), False, SCRIPT_SERVICE,
+                                   {"present": True, "expired": True}, restart_webhook=True,
+                                   recreate_stuck_pods=True)
+    assert failed.value.details["changed"] is True
