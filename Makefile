@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check molecule perf clean lab-stop
+.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check molecule perf mutation clean lab-stop
 
 help:
 	@echo "make demo   - set up everything, start a lab of EKS clusters, run the demo playbook, stop"
@@ -87,6 +87,13 @@ perf: venv lab-build
 	$(BIN)/python tests/perf/bench_foundation.py
 	$(BIN)/python tests/perf/bench_assessment.py
 	$(BIN)/python tests/perf/bench_requests.py
+	bash tests/perf/install-bench-tools.sh
+	$(BIN)/python tests/perf/bench_enable.py
+
+# Each check-mode guard of plugins/ removed in turn: the unit suite must fail every time.
+mutation: venv
+	@echo "== check-mode guards against the unit suite"
+	$(BIN)/python tests/mutation/check_mode_guards.py
 
 lab-stop:
 	tests/lab/labctl stop

@@ -55,6 +55,7 @@ def _import_kubernetes():
             KUBERNETES_IMPORT_ERROR = traceback.format_exc()
     return HAS_KUBERNETES
 
+
 try:
     import botocore
     import botocore.session

@@ -44,7 +44,8 @@ def control_plane(facts):
         blockers.append(_blocker("version_not_assessable", "the version table cannot judge the "
                                  "cluster: %s" % reason))
     elif not supported:
-        blockers.append(_blocker("version_below_table", reason))
+        blockers.append(_blocker("version_below_table", "%s; use role "
+                                 "eksops.windows.legacy_install for legacy support" % reason))
     if facts.get("role_exists") is False:
         blockers.append(_blocker(
             "cluster_role_missing", "the cluster IAM role %s does not exist: recreate it or fix "

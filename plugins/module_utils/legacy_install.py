@@ -22,6 +22,7 @@ from ansible_collections.eksops.windows.plugins.module_utils.windows_support imp
 DEFAULT_FLAVOUR = "script"  # the names of the documented S3/kubectl install
 LINUX_AMD64 = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
 
+
 def _deployment(name, labels, pod_spec, strategy=None):
     spec = {"replicas": 1, "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels}, "spec": pod_spec}}

@@ -29,6 +29,10 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore itself
 
 
+LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+WINDOWS_NODES_PER_NODE_LISTS = 20
+
+
 def _error_code(error):
     return getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
 
@@ -143,8 +147,25 @@ class ClusterReads(object):
             return certificates.inspect(base64.b64decode(cert)) if cert else None
         return self._once("webhook_certificate", read)
 
-    def pods(self):
-        return self._once("pods", lambda: self.clients.kube.list("Pod"))
+    def windows_pods(self):
+        """The live Windows pods (workloads.is_windows_pod): those on each Windows node, by field
+        selector, and the unscheduled ones that ask for Windows. The requests grow with the
+        Windows nodes, not with every pod of the cluster; past WINDOWS_NODES_PER_NODE_LISTS
+        Windows nodes, one paged LIST of every live pod costs less."""
+        def read():
+            kube = self.clients.kube
+            windows = self.windows_nodes()
+            names = set(n["name"] for n in windows)
+            if len(windows) > WINDOWS_NODES_PER_NODE_LISTS:
+                pods = kube.list("Pod", field_selector=LIVE_PODS)
+            else:
+                pods = kube.list("Pod", field_selector="spec.nodeName=," + LIVE_PODS,
+                                 what="Listing unscheduled pods")
+                for name in sorted(names):
+                    pods += kube.list("Pod", field_selector="spec.nodeName=%s,%s" % (name, LIVE_PODS),
+                                      what="Listing the pods of Windows node %s" % name)
+            return [p for p in pods if workloads.is_windows_pod(p, names)]
+        return self._once("windows_pods", read)
 
     def services(self):
         return self._once("services", lambda: self.clients.kube.list("Service"))
@@ -260,7 +281,8 @@ def assessment_facts(reads):
     facts["legacy_objects"] = reads.legacy_objects()
     facts["legacy_controller"] = reads.legacy_controller_present()
     facts["webhook_certificate"] = reads.webhook_certificate() if facts["legacy_objects"] else None
-    facts["pods"] = reads.pods()
-    facts["services"] = reads.services()
+    facts["pods"] = reads.windows_pods()
+    # only Services that select Windows pods matter (the LoadBalancer back-end limit)
+    facts["services"] = reads.services() if facts["pods"] else []
     facts["incomplete"] = reads.incomplete
     return facts

@@ -12,9 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import gates, iam_policy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import gates, iam_policy, legacy, procedure
 from ansible_collections.eksops.windows.plugins.module_utils.errors import (
     AwsError,
+    BlockedError,
     EksOpsError,
     InputError,
     StepError,
@@ -119,8 +120,16 @@ def converge(reads, check_mode, state, manage_iam=True, force=False):
     cluster = reads.cluster
     result = {"support": dict((k, v) for k, v in support_of(cluster).items() if k != "error")}
     if state == "enabled":
-        result["preflight"] = gates.enforce(gates.control_plane(gate_facts(reads)), "control-plane",
-                                            cluster["name"], force, reads.clients.warn)
+        try:
+            result["preflight"] = gates.enforce(gates.control_plane(gate_facts(reads)),
+                                                "control-plane", cluster["name"], force,
+                                                reads.clients.warn)
+        except BlockedError as e:
+            if gates.LEGACY_CONTROLLER_PRESENT in e.details["preflight"]["blocker_ids"]:
+                found = reads.legacy_objects()  # name every legacy object, of either flavour
+                e.details["legacy_objects"] = found
+                e.msg += " Legacy objects found: %s." % legacy.describe(found)
+            raise
     iam_changed, result["iam"] = policy_step(reads, check_mode, state, manage_iam)
     try:
         cm_changed, result["configmap"] = configmap_step(reads, check_mode, state)

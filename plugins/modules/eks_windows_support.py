@@ -62,8 +62,8 @@ options:
   assess:
     description:
       - Also return the cluster's full assessment in RV(assessment), judged after the change
-        (in check mode: the cluster as it is). It costs the assessment's reads (pods, services
-        and workloads of every namespace, node groups, add-on, instance types).
+        (in check mode, the cluster as it is). It costs the assessment's reads (Windows pods,
+        services and workloads, node groups, add-on, instance types).
     type: bool
     default: false
 extends_documentation_fragment:

@@ -242,33 +242,34 @@ def test_warning_days_moves_the_expiry_threshold(lab):
 # --- the preflight gate of the enable and legacy_install roles ---------------------------------
 
 def test_enable_refuses_what_the_assessment_rejects_and_nothing_is_written(lab):
-    before = {n: len(lab.requests(n)) for n in ("fleet-ipv6", "fleet-legacy-expired")}
-    rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l",
-                                       "fleet-ipv6,fleet-legacy-expired,fleet-cni", check=True)
+    """The module's gate refuses exactly what the assessment's verdict rejects (one function)."""
+    hosts = ("fleet-ipv6", "fleet-legacy-expired", "fleet-cni")
+    before = {n: len(lab.requests(n)) for n in hosts}
+    rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", ",".join(hosts), check=True)
     assert rc != 0
-    refused = task_results(parsed, "Refuse the cluster")
-    assert "IPv6" in refused["fleet-ipv6"]["msg"]
-    msg = refused["fleet-legacy-expired"]["msg"]
-    for words in ("below the minimum platform version eks.9", "cluster IAM role does not exist",
+    results = task_results(parsed, "Enable control-plane Windows support")
+    assert "IPv6" in results["fleet-ipv6"]["msg"]
+    msg = results["fleet-legacy-expired"]["msg"]
+    for words in ("below the minimum platform version eks.9", "cluster IAM role", "does not exist",
                   "no Linux node", "eksops.windows.legacy_install"):
         assert words in msg, msg
-    # refused hosts never reach the module; the ready one does (check mode: nothing written)
-    reached = task_results(parsed, "Enable control-plane Windows support")
-    assert sorted(reached) == ["fleet-cni"], raw
-    assert reached["fleet-cni"]["configmap"]["action"] == "patched"
+    assert results["fleet-cni"]["configmap"]["action"] == "patched", raw
     for name, count in before.items():
         assert not [r for r in lab.requests(name)[count:] if r[0] in WRITE_VERBS]
-    verdicts = parsed["global_custom_stats"]["eksops_windows_preflight"]
-    assert verdicts["fleet-ipv6"]["allowed"] is False and verdicts["fleet-cni"]["allowed"] is True
+    rc, assessed, raw = lab.run_playbook(PLAYBOOK, "-e", "target=" + ",".join(hosts))
+    assert rc == 0, raw
+    verdicts = task_results(assessed, "Assess the cluster")
+    for name in hosts:
+        gate = results[name].get("preflight") or {}
+        assert verdicts[name]["preflight"]["control_plane"]["blocker_ids"] == gate.get("blocker_ids", []), name
 
 
 def test_force_goes_past_the_gate_with_a_warning(lab):
     rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", "fleet-ipv6",
                                        "-e", "enable_force=true", check=True)
     assert rc == 0, raw
-    assert "FORCED past" in task_results(parsed, "Print the verdict")["fleet-ipv6"]["msg"]
-    assert task_results(parsed, "Refuse the cluster")["fleet-ipv6"].get("skipped") is True
-    assert parsed["global_custom_stats"]["eksops_windows_preflight"]["fleet-ipv6"]["forced"] is True
+    assert "FORCED past" in task_results(parsed, "Print the cluster's summary")["fleet-ipv6"]["msg"]
+    assert parsed["global_custom_stats"]["eksops_windows_enable"]["fleet-ipv6"]["forced"] is True
 
 
 def test_legacy_install_is_gated_too(lab):

@@ -22,7 +22,7 @@ from eksopslab.testing import WRITE_VERBS, LabHandle  # noqa: E402
 STEPS = [
     ("enable", "ready", "eksops.windows.enable", ()),
     ("disable", "ready", "eksops.windows.disable", ()),
-    ("enable, enable_preflight=false", "ready", "eksops.windows.enable", ("-e", "enable_preflight=false")),
+    ("enable, enable_assess=true", "ready", "eksops.windows.enable", ("-e", "enable_assess=true")),
     ("fleet_report (assessment)", "ready", "eksops.windows.fleet_report", ("-e", "fleet_report_dir={report}")),
     ("legacy_install", "old", "eksops.windows.legacy_install", ()),
     ("renew_cert, force (renews)", "old", "eksops.windows.renew_cert", ("-e", "cert_renew_force=true")),

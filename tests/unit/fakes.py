@@ -59,6 +59,13 @@ def node(name, os_name="linux", instance_type="m5.large", pods=29, fargate=False
     return obj("Node", name, metadata={"labels": all_labels}, status=status)
 
 
+def _field(item, dotted):
+    value = item
+    for part in dotted.split("."):
+        value = (value or {}).get(part) if isinstance(value, dict) else None
+    return value or ""
+
+
 class FakeApiServer:
     """The transport of a Kube: objects in memory, every request recorded in `requests` as
     (method, path). `fail(method, path_fragment, status, times=1, headers=None)` makes the next
@@ -158,6 +165,10 @@ class FakeApiServer:
     def _list(self, kind, namespace, query):
         items = [copy.deepcopy(o) for (k, ns, _n), o in sorted(self.objects.items(), key=lambda i: str(i[0]))
                  if k == kind and (namespace is None or ns == namespace)]
+        for term in filter(None, query.get("fieldSelector", [""])[0].split(",")):
+            negate = "!=" in term
+            field, value = term.split("!=" if negate else "=", 1)
+            items = [i for i in items if (_field(i, field) == value) != negate]
         for item in items:
             item.pop("kind", None)
         limit = int(query.get("limit", ["0"])[0] or 0)

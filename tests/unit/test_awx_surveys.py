@@ -30,7 +30,7 @@ PER_HOST_VARIABLES = {"_cluster_name": "eks_cluster_name", "_region": "aws_regio
 TARGET = "eksops_target"
 # Options that do nothing once the playbook pins another option to a value: (option, value).
 # enable_force only decides whether the preflight that enable_preflight runs may be overridden.
-UNUSED_WHEN_PINNED = {"enable_force": ("enable_preflight", False)}
+UNUSED_WHEN_PINNED = {}
 # The default of a role option that has none in its argument spec: the role computes it at run
 # time (roles/<role>/defaults/main.yml), and a blank survey answer ("") would replace it.
 COMPUTED = object()

@@ -26,12 +26,18 @@ def our_modules():
     return {NAMESPACE + m for m in load(os.path.join(ROOT, "meta", "runtime.yml"))["action_groups"]["eks_windows"]}
 
 
-def tasks_of(entries):
-    """Every task of a task list, blocks opened."""
+GROUP = "group/eksops.windows.eks_windows"
+
+
+def tasks_of(entries, defaults=None):
+    """Every task of a task list, blocks opened; each task gets the module_defaults of the
+    collection's action group that its enclosing blocks set, under the key `_group_defaults`."""
     for task in entries or []:
-        yield task
+        inherited = dict(defaults or {})
+        inherited.update((task.get("module_defaults") or {}).get(GROUP) or {})
+        yield dict(task, _group_defaults=inherited)
         for key in ("block", "rescue", "always"):
-            yield from tasks_of(task.get(key))
+            yield from tasks_of(task.get(key), inherited)
 
 
 def role_tasks(role):
@@ -44,7 +50,9 @@ def module_calls(tasks):
     modules = our_modules()
     for where, task in tasks:
         for action in modules & set(task):
-            yield where, task["name"], task[action]
+            args = dict(task.get("_group_defaults") or {})
+            args.update(task[action] or {})
+            yield where, task["name"], args
 
 
 def test_the_action_group_is_what_this_test_knows():

@@ -1,0 +1,58 @@
+"""What the reads cost (module_utils/reads.py): each read once per process, and the
+assessment's pod reads grow with the Windows nodes, not with every pod of the cluster."""
+
+from ansible_collections.eksops.windows.plugins.module_utils import reads
+
+from fakes import FakeApiServer, FakeClients, node, obj
+
+
+def pod(name, node_name=None, selector=None, phase="Running", namespace="app"):
+    spec = {"containers": [{"name": "c"}]}
+    if node_name:
+        spec["nodeName"] = node_name
+    if selector:
+        spec["nodeSelector"] = selector
+    return obj("Pod", name, namespace, spec=spec, status={"phase": phase})
+
+
+def test_windows_pods_are_read_per_windows_node_and_unscheduled():
+    objects = [node("lin-1"), node("lin-2"), node("win-1", "windows"), node("win-2", "windows")]
+    objects += [pod("l%d" % i, "lin-1") for i in range(1200)]  # 3 pages if every pod were read
+    objects += [pod("w1", "win-1"), pod("w2", "win-2"), pod("done", "win-1", phase="Succeeded"),
+                pod("waiting", selector={"kubernetes.io/os": "windows"}),
+                pod("linux-waiting", selector={"kubernetes.io/os": "linux"})]
+    server = FakeApiServer(*objects)
+    cluster_reads = reads.ClusterReads(FakeClients(server))
+    found = sorted(p["metadata"]["name"] for p in cluster_reads.windows_pods())
+    assert found == ["w1", "w2", "waiting"]
+    pod_requests = [r for r in server.requests if r[1] == "/api/v1/pods"]
+    assert len(pod_requests) == 3  # unscheduled + one per Windows node; no pod of lin-1 read
+    cluster_reads.windows_pods()
+    assert len([r for r in server.requests if r[1] == "/api/v1/pods"]) == 3  # once per process
+
+
+def test_many_windows_nodes_take_one_paged_list():
+    objects = [node("win-%d" % i, "windows") for i in range(reads.WINDOWS_NODES_PER_NODE_LISTS + 1)]
+    objects += [pod("w", "win-0"), pod("gone", "win-0", phase="Failed")]
+    server = FakeApiServer(*objects)
+    found = reads.ClusterReads(FakeClients(server)).windows_pods()
+    assert [p["metadata"]["name"] for p in found] == ["w"]
+    assert len([r for r in server.requests if r[1] == "/api/v1/pods"]) == 1
+
+
+def test_a_gate_and_an_assessment_in_one_process_read_the_nodes_once():
+    server = FakeApiServer(node("lin-1"), node("win-1", "windows"))
+    cluster_reads = reads.ClusterReads(FakeClients(server))
+    cluster_reads.linux_nodes()
+    cluster_reads.windows_nodes()
+    cluster_reads.node_summaries()
+    assert server.requests.count(("GET", "/api/v1/nodes")) == 1
+
+
+def test_node_summary_reads_the_beta_os_label_and_the_kernel():
+    summary = reads.node_summary(node("old", labels={"beta.kubernetes.io/os": "windows"},
+                                      kernel="10.0.17763.2114"))
+    assert summary["os"] == "windows" and summary["linux"] is False
+    assert summary["kernel_version"] == "10.0.17763.2114"
+    fargate = reads.node_summary(node("f", fargate=True))
+    assert fargate["os"] == "linux" and fargate["fargate"] is True and fargate["linux"] is False
