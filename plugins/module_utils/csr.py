@@ -6,6 +6,9 @@
 Kubernetes <= 1.21 (EKS): certificates.k8s.io/v1beta1 without signerName, i.e. the legacy
 signer. Kubernetes >= 1.22: certificates.k8s.io/v1 with beta.eks.amazonaws.com/app-serving, the
 only signer EKS offers for arbitrary serving certificates (v1 forbids legacy-unknown).
+
+Every request goes through a module_utils.kube.Kube (dicts); failures of the API raise
+errors.KubeError, failures to get a certificate raise CsrError.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,16 +19,31 @@ import base64
 import time
 
 from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import raw
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
+from ansible_collections.eksops.windows.plugins.module_utils.kube import FIELD_MANAGER, path_of
 
 APP_SERVING_SIGNER = "beta.eks.amazonaws.com/app-serving"
 LEGACY_SIGNER = "kubernetes.io/legacy-unknown"
 USAGES = ["digital signature", "key encipherment", "server auth"]
 APP_SERVING_FROM = (1, 22)
+KIND = "CertificateSigningRequest"
 
 
-class CsrError(Exception):
+class CsrError(EksOpsError):
     """The CSR was not turned into a certificate; the message says why."""
+
+
+class Clock(object):
+    """What the waits of this file and of webhook_cert.py use to tell time and to wait; unit
+    tests pass one whose sleep moves its time on."""
+
+    @staticmethod
+    def time():
+        return time.monotonic()
+
+    @staticmethod
+    def sleep(seconds):
+        time.sleep(seconds)
 
 
 def choose(cluster_version, csr_api="auto", signer_name=None):
@@ -41,21 +59,26 @@ def choose(cluster_version, csr_api="auto", signer_name=None):
     return csr_api, signer_name if signer_name and signer_name != LEGACY_SIGNER else None
 
 
-def _base(api_version):
-    return "/apis/certificates.k8s.io/%s/certificatesigningrequests" % api_version
+def _group_version(api_version):
+    return "certificates.k8s.io/%s" % api_version
 
 
-def delete(module, api, name, api_version, wait=30):
+def _get(kube, name, api_version):
+    return kube.get(KIND, name, api_version=_group_version(api_version),
+                    what="Reading CSR %s (certificates.k8s.io/%s)" % (name, api_version))
+
+
+def delete(kube, name, api_version, wait=30, clock=Clock):
     """Delete the CSR `name` if it exists and wait until it is gone; True if there was one."""
-    path = "%s/%s" % (_base(api_version), name)
-    existed = raw(module, "Deleting CSR %s" % name, api, "DELETE", path, missing_ok=True)
-    if existed is None:
+    existed = kube.delete(KIND, name, api_version=_group_version(api_version),
+                          what="Deleting CSR %s (certificates.k8s.io/%s)" % (name, api_version))
+    if not existed:
         return False
-    deadline = time.time() + wait
-    while time.time() < deadline:
-        if raw(module, "Reading CSR %s" % name, api, "GET", path, missing_ok=True) is None:
+    deadline = clock.time() + wait
+    while clock.time() < deadline:
+        if _get(kube, name, api_version) is None:
             return True
-        time.sleep(0.5)
+        clock.sleep(0.5)
     raise CsrError("the old CSR %s was not removed within %d s" % (name, wait))
 
 
@@ -63,30 +86,30 @@ def _conditions(csr):
     return dict((c.get("type"), c) for c in (csr.get("status") or {}).get("conditions") or [])
 
 
-def sign(module, api, name, csr_pem, api_version, signer, timeout, poll=1.0):
+def sign(kube, name, csr_pem, api_version, signer, timeout, poll=1.0, clock=Clock):
     """Replace any CSR `name`, create ours, approve it, and wait for the certificate (PEM)."""
-    base = _base(api_version)
-    delete(module, api, name, api_version)
+    group_version = _group_version(api_version)
+    delete(kube, name, api_version, clock=clock)
     spec = {"request": base64.b64encode(csr_pem).decode("ascii"), "usages": USAGES}
     if signer:
         spec["signerName"] = signer
-    created = raw(module, "Creating CSR %s" % name, api, "POST", base, body={
-        "apiVersion": "certificates.k8s.io/%s" % api_version,
-        "kind": "CertificateSigningRequest",
+    created = kube.create({
+        "apiVersion": group_version,
+        "kind": KIND,
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "eksops.windows"}},
         "spec": spec,
-    })
+    }, api_version=group_version, what="Creating CSR %s (%s)" % (name, group_version))
     status = created.setdefault("status", {})
     status["conditions"] = list(status.get("conditions") or []) + [{
         "type": "Approved", "status": "True", "reason": "EksopsWindowsApprove",
         "message": "approved by eksops.windows for the VPC admission webhook"}]
-    raw(module, "Approving CSR %s (needs update on certificatesigningrequests/approval and "
-                "approve on the signer)" % name, api, "PUT", "%s/%s/approval" % (base, name),
-        body=created)
-    deadline = time.time() + timeout
+    created.setdefault("apiVersion", group_version)
+    kube.request("PUT", path_of(KIND, name, api_version=group_version, subresource="approval"),
+                 "Approving CSR %s (needs update on certificatesigningrequests/approval and "
+                 "approve on the signer)" % name, body=created, query={"fieldManager": FIELD_MANAGER})
+    deadline = clock.time() + timeout
     while True:
-        current = raw(module, "Reading CSR %s" % name, api, "GET", "%s/%s" % (base, name),
-                      missing_ok=True)
+        current = _get(kube, name, api_version)
         if current is None:
             raise CsrError("CSR %s disappeared before it was signed" % name)
         conditions = _conditions(current)
@@ -98,10 +121,10 @@ def sign(module, api, name, csr_pem, api_version, signer, timeout, poll=1.0):
         certificate = (current.get("status") or {}).get("certificate")
         if certificate:
             return base64.b64decode(certificate)
-        if time.time() >= deadline:
+        if clock.time() >= deadline:
             raise CsrError(
                 "CSR %s (certificates.k8s.io/%s, signer %s) was approved but not signed within "
                 "%d s. On EKS the %s signer exists from Kubernetes 1.22 on; older clusters sign "
                 "through certificates.k8s.io/v1beta1 (csr_api=v1beta1)."
                 % (name, api_version, signer or LEGACY_SIGNER, timeout, APP_SERVING_SIGNER))
-        time.sleep(poll)
+        clock.sleep(poll)

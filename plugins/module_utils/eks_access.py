@@ -358,14 +358,17 @@ def kube_api(module, cluster):
 
 class Clients(object):
     """What a procedure step works with: the cluster's facts (DescribeCluster), its Kubernetes
-    API (``kube``, a Kube), AWS clients by service name (``aws('iam')``, with retries), and
-    ``warn``. Modules make one from themselves; unit tests make one from fakes and Stubbers."""
+    API (``kube``, a Kube), AWS clients by service name (``aws('iam')``, with retries),
+    ``warn``, and ``secret(value)``, which registers a value (a private key, a token) that must
+    never be shown (modules wire it to their no_log_values). Modules make one from themselves;
+    unit tests make one from fakes and Stubbers."""
 
-    def __init__(self, cluster, kube, aws, warn=None):
+    def __init__(self, cluster, kube, aws, warn=None, secret=None):
         self.cluster = cluster
         self._kube = kube
         self._aws = aws
         self.warn = warn or (lambda message: None)
+        self.secret = secret or (lambda value: None)
 
     @property
     def kube(self):
@@ -434,7 +437,8 @@ class EksClusterModule(AnsibleAWSModule):
     @property
     def clients(self):
         return Clients(self.cluster, lambda: self.k8s,
-                       lambda service: self.client(service, retry_decorator=RETRY), self.warn)
+                       lambda service: self.client(service, retry_decorator=RETRY), self.warn,
+                       self._module.no_log_values.add)
 
     def client(self, service, retry_decorator=None, **extra_params):
         """amazon.aws's client(), but from one boto3 session per module and one client per

@@ -6,28 +6,21 @@
 The manifests are the seed's, written for today's APIs (apps/v1, rbac v1, admissionregistration
 v1 with sideEffects and admissionReviewVersions), with the images of the cluster's region and
 partition. Objects that exist and already hold what we want are left alone; objects that differ
-get a merge patch of the fields we manage; nothing is replaced.
+get a merge patch of the fields we manage; nothing is replaced. The steps work on a
+module_utils.kube.Kube (dicts) and raise the typed errors of errors.py.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.kube_objects import MERGE_PATCH, raw
+from ansible_collections.eksops.windows.plugins.module_utils import gates, procedure, webhook_cert
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, StepError
+from ansible_collections.eksops.windows.plugins.module_utils.kube import ref
+from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of
 
 DEFAULT_FLAVOUR = "script"  # the names of the documented S3/kubectl install
 LINUX_AMD64 = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
-PATHS = {
-    # kind: (API path prefix, plural, namespaced)
-    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
-    "Service": ("/api/v1", "services", True),
-    "Deployment": ("/apis/apps/v1", "deployments", True),
-    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
-    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
-    "MutatingWebhookConfiguration": (
-        "/apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
-}
 
 
 def _deployment(name, labels, pod_spec, strategy=None):
@@ -139,17 +132,9 @@ def contains(actual, desired):
     return actual == desired
 
 
-def object_path(obj):
-    prefix, plural, namespaced = PATHS[obj["kind"]]
-    if namespaced:
-        return "%s/namespaces/%s/%s" % (prefix, obj["metadata"]["namespace"], plural)
-    return "%s/%s" % (prefix, plural)
-
-
 def describe(obj):
-    namespace = obj["metadata"].get("namespace")
-    name = obj["metadata"]["name"]
-    return "%s %s" % (obj["kind"], "%s/%s" % (namespace, name) if namespace else name)
+    """'Deployment kube-system/vpc-resource-controller': how results name an object."""
+    return ref(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
 
 
 def managed_fields(obj):
@@ -161,23 +146,39 @@ def managed_fields(obj):
     return patch
 
 
-def ensure(module, api, obj):
-    """Create `obj` when missing, merge-patch it when it differs; returns the action taken."""
-    collection = object_path(obj)
-    path = "%s/%s" % (collection, obj["metadata"]["name"])
-    what = describe(obj)
-    current = raw(module, "Reading " + what, api, "GET", path, missing_ok=True)
+def ensure(kube, check_mode, obj):
+    """Create `obj` when missing, merge-patch it when it differs. Returns (changed, action):
+    action is created, patched or none."""
+    meta = obj["metadata"]
+    current = kube.get(obj["kind"], meta["name"], meta.get("namespace"))
     if current is None:
-        if not module.check_mode:
-            raw(module, "Creating " + what, api, "POST", collection, body=obj)
-        return "created"
+        if not check_mode:
+            kube.create(obj)
+        return True, "created"
     wanted = managed_fields(obj)
     if contains(current, wanted):
-        return "none"
-    if not module.check_mode:
-        raw(module, "Patching " + what, api, "PATCH", path, body=merge_patch(obj, wanted),
-            content_type=MERGE_PATCH)
-    return "patched"
+        return False, "none"
+    if not check_mode:
+        kube.merge_patch(obj["kind"], meta["name"], meta.get("namespace"), merge_patch(obj, wanted))
+    return True, "patched"
+
+
+def install_step(kube, check_mode, region, ca_bundle, flavour=DEFAULT_FLAVOUR):
+    """Ensure every object of the install (manifests()). Returns (changed, objects), objects a
+    list of {object, action}. A failure after an object was written raises StepError that says
+    which were."""
+    objects = []
+    for obj in manifests(region, ca_bundle, flavour):
+        try:
+            _changed, action = ensure(kube, check_mode, obj)
+        except EksOpsError as e:
+            written = [o["object"] for o in objects if o["action"] != "none"]
+            if not written or check_mode:
+                raise
+            raise StepError("%s Already %s: %s." % (
+                e.msg, "created or patched", ", ".join(written)), changed=True, objects=objects)
+        objects.append({"object": describe(obj), "action": action})
+    return any(o["action"] != "none" for o in objects), objects
 
 
 def merge_patch(obj, wanted):
@@ -188,3 +189,51 @@ def merge_patch(obj, wanted):
         spec = dict(wanted["spec"], strategy=dict(strategy, rollingUpdate=None))
         return dict(wanted, spec=spec)
     return wanted
+
+
+def gate_facts(reads):
+    """What gates.legacy needs, read once (the nodes are listed once per process)."""
+    return {"cluster": reads.cluster, "support": support_of(reads.cluster),
+            "linux_nodes": len(reads.linux_nodes())}
+
+
+CERTIFICATE_KEYS = ("issued", "renewal_reason", "certificate", "previous", "service_name", "csr",
+                    "not_after")
+
+
+def converge(reads, check_mode, flavour=DEFAULT_FLAVOUR, force=False, certificate=True,
+             renew_before=30, csr_api="auto", clock=None):
+    """eks_windows_legacy state=present: the legacy gate (only `force` goes past it), every
+    object of the install, then the webhook certificate (webhook_cert.converge for the
+    flavour's Service). Returns (changed, result). A certificate failure after objects were
+    written raises StepError that reports them."""
+    cluster = reads.cluster
+    result = {"preflight": gates.enforce(gates.legacy(gate_facts(reads)), "legacy",
+                                         cluster["name"], force, reads.clients.warn),
+              "flavour": flavour,
+              "webhook_service": procedure.LEGACY_FLAVOURS[flavour]["webhook_service"]}
+    kube = reads.clients.kube
+    objects_changed, result["objects"] = install_step(kube, check_mode, cluster["region"],
+                                                      cluster["ca_data"], flavour)
+    if not certificate:
+        return objects_changed, result
+    options = {"clock": clock} if clock else {}
+    try:
+        cert_changed, cert = webhook_cert.converge(
+            reads, check_mode, state="present", renew_before=renew_before,
+            service_name=result["webhook_service"], csr_api=csr_api, **options)
+    except EksOpsError as e:
+        written = [o["object"] for o in result["objects"] if o["action"] != "none"]
+        if not written or check_mode:
+            details = dict(e.details)
+            details.update(result)
+            details.setdefault("changed", False)
+            e.details = details
+            raise
+        details = dict(e.details)
+        details.update(result, changed=True)
+        raise StepError("%s The install had already created or patched: %s." % (
+            e.msg, ", ".join(written)), **details)
+    result["webhook_certificate"] = dict((k, cert.get(k)) for k in CERTIFICATE_KEYS)
+    result["webhook_certificate"]["changed"] = cert_changed
+    return objects_changed or cert_changed, result

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: eks_windows_legacy
-short_description: Remove legacy (data-plane) Windows support from an EKS cluster
+short_description: Install or remove legacy (data-plane) Windows support on an EKS cluster
 version_added: 0.1.0
 description:
   - Removes what legacy Windows support left on a cluster, in one call per cluster, the way the
@@ -39,11 +39,13 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Reads every candidate object by name, deletes nothing, and returns the list of
-      objects that would be deleted.
+    description: Reads every candidate object by name and writes nothing (no deletion, no
+      object created or patched, no CSR created); returns what would be deleted, created or
+      patched, and whether a certificate would be issued.
   diff_mode:
     support: full
-    description: Shows the legacy objects present before and after.
+    description: Shows the legacy objects present before and after, or the objects created or
+      patched and the certificate's expiry (never the key).
 options:
   state:
     description:
@@ -55,9 +57,15 @@ options:
         Deployment, the MutatingWebhookConfiguration (C(admissionregistration.k8s.io/v1), the
         cluster CA as caBundle) and the ClusterRoleBinding C(eks:kube-proxy-windows), with the
         images of the cluster's region and partition. Objects that already hold what is wanted
-        are left alone; others get a merge patch, never a replacement. The webhook certificate
-        is M(eksops.windows.vpc_webhook_cert)'s job (the C(eksops.windows.legacy_install) role
-        runs both).
+        are left alone; others get a merge patch, never a replacement.
+      - With O(state=present) and O(certificate=true), the same call then issues the webhook's
+        certificate through the Kubernetes CSR API and stores it in Secret
+        C(kube-system/vpc-admission-webhook-certs), as M(eksops.windows.vpc_webhook_cert) with
+        O(eksops.windows.vpc_webhook_cert#module:state=present) does, when it is missing,
+        unusable, or expires within O(renew_before) days; otherwise it writes nothing.
+      - "The refusals of O(state=present) are the legacy gate's, checked before any write:
+        control-plane support is possible (the version table), no Linux node, an IPv6 cluster,
+        or versions the table cannot judge. Only O(force) goes past them, with a warning."
     type: str
     choices: [absent, present]
     required: true
@@ -69,9 +77,30 @@ options:
     choices: [script, eksctl]
     default: script
   force:
-    description: With O(state=present), install even on a cluster that qualifies for control-plane support.
+    description:
+      - With O(state=present), install even when the legacy gate refuses the cluster (for
+        example one that qualifies for control-plane support).
     type: bool
     default: false
+  certificate:
+    description:
+      - With O(state=present), also issue (or renew) the webhook certificate in the same call.
+      - V(false) leaves the certificate to M(eksops.windows.vpc_webhook_cert).
+    type: bool
+    default: true
+  renew_before:
+    description:
+      - With O(state=present) and O(certificate=true), renew the webhook certificate when it
+        expires within this many days.
+    type: int
+    default: 30
+  csr_api:
+    description:
+      - With O(state=present) and O(certificate=true), the CSR API to issue the certificate
+        through (see M(eksops.windows.vpc_webhook_cert)).
+    type: str
+    choices: [auto, v1beta1, v1]
+    default: auto
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -79,7 +108,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Each candidate object is read by name (12 reads in all), then each one found is deleted by name.
+  - With O(state=absent), each candidate object is read by name (12 reads in all), then each one found is deleted by name.
     A deletion that answers 404 (someone else removed the object in between) counts as done.
   - Certificate signing requests are read through C(certificates.k8s.io/v1), which Kubernetes
     serves from 1.19. On clusters that DescribeCluster reports as older, they are skipped with a
@@ -87,6 +116,14 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Install legacy Windows support on an old cluster, with its webhook certificate
+  eksops.windows.eks_windows_legacy:
+    cluster_name: old
+    region: us-west-2
+    state: present
+    renew_before: 30
+  register: legacy
+
 - name: See which legacy objects a cluster has, without deleting anything
   eksops.windows.eks_windows_legacy:
     cluster_name: prod
@@ -184,7 +221,7 @@ objects:
       description: C(created), C(patched) (a merge patch of the fields the install manages) or C(none).
       type: str
 webhook_service:
-  description: The webhook Service name of the flavour installed (for M(eksops.windows.vpc_webhook_cert)).
+  description: The webhook Service name of the flavour installed.
   returned: when state is present
   type: str
   sample: vpc-admission-webhook-svc
@@ -197,10 +234,51 @@ support:
   description: The version table's verdict (see M(eksops.windows.eks_windows_info)).
   returned: when state is present
   type: dict
+preflight:
+  description: The legacy gate's verdict.
+  returned: when state is present
+  type: dict
+  sample: {allowed: true, forced: false, blockers: [], blocker_ids: []}
+webhook_certificate:
+  description:
+    - The webhook certificate step (as RV(eksops.windows.vpc_webhook_cert#module:certificate) and
+      the other results of M(eksops.windows.vpc_webhook_cert)).
+  returned: when state is present and certificate is true
+  type: dict
+  contains:
+    changed:
+      description: Whether a certificate was (or, in check mode, would be) issued.
+      type: bool
+      sample: true
+    issued:
+      description: Whether a certificate was issued and stored (false in check mode).
+      type: bool
+      sample: true
+    renewal_reason:
+      description: Why a certificate was (or would be) issued, or null.
+      type: str
+      sample: there is no certificate
+    certificate:
+      description: Public facts of the certificate in the Secret now (never the key).
+      type: dict
+    previous:
+      description: The certificate before the renewal, when there was one.
+      type: dict
+    service_name:
+      description: The webhook Service the certificate is for.
+      type: str
+      sample: vpc-admission-webhook-svc
+    csr:
+      description: The CSR used (name, api_version, signer), when one was.
+      type: dict
+    not_after:
+      description: End of validity of the certificate in the Secret now, when there is one.
+      type: str
+      sample: "2027-11-24T10:00:00Z"
 """
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    gates,
+    certificates,
     legacy,
     legacy_install,
     procedure,
@@ -213,34 +291,31 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
 from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of
 
 
-def legacy_gate_facts(cluster_reads):
-    return {"cluster": cluster_reads.cluster, "support": support_of(cluster_reads.cluster),
-            "linux_nodes": len(cluster_reads.linux_nodes())}
-
-
 def install(module, cluster):
-    cluster_reads = reads.ClusterReads(module.clients)
-    support = support_of(cluster)
-    preflight = gates.enforce(gates.legacy(legacy_gate_facts(cluster_reads)), "legacy",
-                              cluster["name"], module.params["force"], module.warn)
-    api = module.kube
-    objects = []
-    for obj in legacy_install.manifests(cluster["region"], cluster["ca_data"],
-                                        module.params["flavour"]):
-        objects.append({"object": legacy_install.describe(obj),
-                        "action": legacy_install.ensure(module, api, obj)})
-    changed = [o["object"] for o in objects if o["action"] != "none"]
-    result = dict(changed=bool(changed), cluster=public_cluster_facts(cluster),
-                  support=dict((k, v) for k, v in support.items() if k != "error"),
-                  preflight=preflight, objects=objects, flavour=module.params["flavour"],
-                  webhook_service=procedure.LEGACY_FLAVOURS[module.params["flavour"]][
-                      "webhook_service"])
+    params = module.params
+    if params["certificate"] and not certificates.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg="eks_windows_legacy needs the cryptography Python package to issue "
+                             "the webhook certificate (or certificate=false)",
+                         exception=certificates.CRYPTOGRAPHY_IMPORT_ERROR)
+    changed, result = module.run(
+        legacy_install.converge, reads.ClusterReads(module.clients), module.check_mode,
+        flavour=params["flavour"], force=params["force"], certificate=params["certificate"],
+        renew_before=params["renew_before"], csr_api=params["csr_api"])
+    result.update(cluster=public_cluster_facts(cluster),
+                  support=dict((k, v) for k, v in support_of(cluster).items() if k != "error"))
     if module._diff:
         header = "%s (%s)" % (cluster["name"], cluster["region"])
         result["diff"] = {"before": {"created_or_patched": []},
-                          "after": {"created_or_patched": changed},
+                          "after": {"created_or_patched": [
+                              o["object"] for o in result["objects"] if o["action"] != "none"]},
                           "before_header": header, "after_header": header}
-    module.exit_json(**result)
+        cert = result.get("webhook_certificate")
+        if cert and cert["changed"]:
+            result["diff"]["before"]["webhook_certificate"] = cert["previous"] and {
+                "not_after": cert["previous"].get("not_after")}
+            result["diff"]["after"]["webhook_certificate"] = {
+                "not_after": cert["not_after"] if cert["issued"] else "(issued by the signer)"}
+    module.exit_json(changed=changed, **result)
 
 
 def remove(module, cluster):
@@ -278,6 +353,9 @@ def main():
             state=dict(type="str", choices=["absent", "present"], required=True),
             flavour=dict(type="str", choices=["script", "eksctl"], default="script"),
             force=dict(type="bool", default=False),
+            certificate=dict(type="bool", default=True),
+            renew_before=dict(type="int", default=30),
+            csr_api=dict(type="str", choices=["auto", "v1beta1", "v1"], default="auto"),
         ),
         supports_check_mode=True,
     )

@@ -273,13 +273,15 @@ def test_force_goes_past_the_gate_with_a_warning(lab):
 
 
 def test_legacy_install_is_gated_too(lab):
+    # the role's one module call enforces the legacy gate itself (no preflight role before it)
     rc, parsed, _raw = lab.run_playbook("eksops.windows.legacy_install", "-l",
                                         "fleet-ready,fleet-legacy-expired,fleet-legacy-soon",
                                         check=True)
     assert rc != 0
-    refused = task_results(parsed, "Refuse the cluster")
-    assert "eksops.windows.enable" in refused["fleet-ready"]["msg"]
-    assert "needs a Linux node" in refused["fleet-legacy-expired"]["msg"]
-    assert refused["fleet-legacy-soon"].get("skipped") is True
-    assert sorted(task_results(parsed, "Deploy the legacy controller, webhook and kube-proxy binding")) == [
-        "fleet-legacy-soon"]
+    results = task_results(
+        parsed, "Deploy the legacy controller, webhook and kube-proxy binding, and the webhook certificate")
+    assert "use role enable" in results["fleet-ready"]["msg"]
+    assert "needs a Linux node" in results["fleet-legacy-expired"]["msg"]
+    assert "control_plane_possible" in results["fleet-ready"]["preflight"]["blocker_ids"]
+    assert not results["fleet-legacy-soon"].get("failed")
+    assert results["fleet-legacy-soon"]["preflight"]["allowed"] is True

@@ -8,7 +8,7 @@ from cryptography import x509
 from eksopslab import kube
 from eksopslab.testing import running_lab, task_results
 
-DEPLOY = "Deploy the legacy controller, webhook and kube-proxy binding"
+DEPLOY = "Deploy the legacy controller, webhook and kube-proxy binding, and the webhook certificate"
 KS = "/apis/apps/v1/namespaces/kube-system/deployments"
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 CRB = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
@@ -46,22 +46,36 @@ def test_check_mode_writes_nothing(lab):
     assert rc == 0, raw
     result = task_results(parsed, DEPLOY)["old-119"]
     assert {o["action"] for o in result["objects"]} == {"created"}
+    assert result["webhook_certificate"]["changed"] is True
+    assert result["webhook_certificate"]["issued"] is False
     assert lab.writes(["old-119"]) == before
 
 
 def test_refusals_say_why(lab):
-    # the module's own refusals, behind the preflight gate (test_assessment tests the gate)
-    rc, parsed, _raw = install(lab, ["fargate-only", "qualifies"], "-e", "legacy_install_preflight=false")
+    # the module's legacy gate (gates.legacy) is the only gate: the role no longer runs preflight
+    rc, parsed, _raw = install(lab, ["fargate-only", "qualifies"])
     assert rc != 0
     results = task_results(parsed, DEPLOY)
-    assert "no Linux node" in results["fargate-only"]["msg"]
-    assert "eksops.windows.enable" in results["qualifies"]["msg"]
+    assert "needs a Linux node" in results["fargate-only"]["msg"]
+    assert results["fargate-only"]["preflight"]["blocker_ids"] == ["legacy_needs_linux_node"]
+    assert "control-plane support is possible" in results["qualifies"]["msg"]
+    assert "use role enable" in results["qualifies"]["msg"]
     assert lab.writes(["fargate-only", "qualifies"]) == {"fargate-only": [], "qualifies": []}
 
 
 def test_install_deploys_everything_with_current_apis(lab):
     rc, parsed, raw = install(lab, ["old-119", "cn-old"])
     assert rc == 0, raw
+    # one module call per cluster: the objects and the certificate in one task, then reporting
+    for name in ("old-119", "cn-old"):
+        ran = [t["task"]["name"].split(" : ", 1)[-1] for play in parsed["plays"]
+               for t in play["tasks"] if name in t["hosts"]]
+        ran = [n for n in ran if not n.startswith("Validating arguments against arg spec")]
+        assert ran == [DEPLOY, "Hand the cluster's summary to set_stats",
+                       "Print the cluster's summary"], ran
+    stats = parsed["global_custom_stats"]["eksops_windows_legacy_install"]
+    assert stats["old-119"]["certificate_issued"] is True
+    assert stats["old-119"]["certificate_not_after"]
     for name, registry in (("old-119", "602401143452.dkr.ecr.us-west-2.amazonaws.com"),
                            ("cn-old", "918309763551.dkr.ecr.cn-north-1.amazonaws.com.cn")):
         webhook = lab.get(name, f"{KS}/vpc-admission-webhook-deployment")

@@ -198,18 +198,20 @@ CLUSTER = {"name": "c", "arn": "arn:aws:eks:us-west-2:123456789012:cluster/c",
 
 class FakeClients(Clients):
     """Clients over a FakeApiServer and Stubbers: `stub(service)` is the Stubber of that
-    service (activated), `warnings` the warnings given."""
+    service (activated), `warnings` the warnings given, `secrets` the values registered as
+    secrets."""
 
     def __init__(self, server, cluster=None, **cluster_overrides):
         self.server = server
         self.raw = {}
         self.stubbers = {}
         self.warnings = []
+        self.secrets = []
         self.answered = []
         facts = dict(cluster or CLUSTER)
         facts.update(cluster_overrides)
         super().__init__(facts, Kube(server, "EKS cluster 'c' (fake)", sleep=lambda s: None),
-                         self._client, self.warnings.append)
+                         self._client, self.warnings.append, self.secrets.append)
 
     def _raw(self, service):
         if service not in self.raw:
