@@ -79,8 +79,15 @@ readme-check: venv lab-build
 	@echo "== the README's commands"
 	$(BIN)/python -m pytest -q tests/readme
 
+GATES := unit lab-test integration molecule sanity lint readme-check
+
+# Every gate in turn, each timed; the times are printed at the end (and a failed gate ends the run).
 test: venv lab-build
-	$(MAKE) --no-print-directory unit lab-test integration molecule sanity lint readme-check
+	@rm -f .build/gate-times; for gate in $(GATES); do \
+	  began=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$gate || { echo "== gate $$gate FAILED after $$(( $$(date +%s) - began )) s"; exit 1; }; \
+	  echo "$$gate $$(( $$(date +%s) - began ))" >> .build/gate-times; \
+	done; echo "== time per gate (s)"; awk '{printf "   %-13s %5d\n", $$1, $$2; t += $$2} END {printf "   %-13s %5d\n", "total", t}' .build/gate-times
 
 perf: venv lab-build
 	@echo "== benchmarks (figures only)"

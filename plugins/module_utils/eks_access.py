@@ -28,15 +28,8 @@ from ansible_collections.eksops.windows.plugins.module_utils import eks_token
 from ansible_collections.eksops.windows.plugins.module_utils import errors as eksops_errors
 from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube, Urllib3Transport
 
-try:
-    import urllib3
-    HAS_URLLIB3 = True
-except ImportError:
-    HAS_URLLIB3 = False
-
-# The kubernetes package (its client and thousand models) is imported only where a module
-# still uses the typed clients (module.kube) or a kubeconfig file must be read: importing it
-# costs more than half a second per module process.
+# The kubernetes package (its client and thousand models) is imported only where a kubeconfig
+# file must be read: importing it costs more than half a second per module process.
 HAS_KUBERNETES = None
 KUBERNETES_IMPORT_ERROR = None
 kubernetes = None
@@ -190,88 +183,6 @@ def _load_kubeconfig(params, configuration):
             config_file=path, context=context, client_configuration=configuration)
 
 
-def kube_client(module, cluster):
-    """A kubernetes ApiClient for `cluster` (from describe_cluster), and how it authenticates."""
-    if not _import_kubernetes():
-        module.fail_json(msg=missing_required_lib("kubernetes"),
-                         exception=KUBERNETES_IMPORT_ERROR)
-    params = module.params
-    configuration = kubernetes.client.Configuration()
-    if _explicit(params):
-        method = "kubeconfig" if (params.get("kubeconfig") or params.get("context")) else "host"
-        try:
-            _load_kubeconfig(params, configuration)
-        except Exception as e:  # the kubernetes config loader raises many kinds
-            module.fail_json(msg="Could not load the kubeconfig: %s" % e)
-        if params.get("host"):
-            configuration.host = params["host"]
-        if params.get("api_key"):
-            configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
-        if params.get("ca_cert"):
-            configuration.ssl_ca_cert = params["ca_cert"]
-        if params.get("kube_validate_certs") is not None:
-            configuration.verify_ssl = params["kube_validate_certs"]
-        return kubernetes.client.ApiClient(configuration), method
-
-    if not cluster.get("endpoint") or not cluster.get("ca_data"):
-        module.fail_json(msg="EKS cluster '%s' has no endpoint or CA yet (status %s); wait until "
-                             "it is ACTIVE." % (cluster["name"], cluster.get("status")))
-    ca_path = os.path.join(module.tmpdir, "eks-ca-%s.crt" % cluster["name"])
-    with open(ca_path, "wb") as handle:
-        handle.write(base64.b64decode(cluster["ca_data"]))
-    configuration.host = cluster["endpoint"]
-    configuration.ssl_ca_cert = ca_path
-    configuration.verify_ssl = True
-    sts = module.client("sts")
-    state = {}
-
-    def refresh(config):
-        now = eks_token._utcnow()
-        if "expiry" not in state or (state["expiry"] - now).total_seconds() < REFRESH_MARGIN_SECONDS:
-            token, state["expiry"] = eks_token.get_token(sts, cluster["name"])
-            module.no_log_values.add(token)
-            config.api_key = {"authorization": "Bearer " + token}
-
-    refresh(configuration)
-    configuration.refresh_api_key_hook = refresh
-    return kubernetes.client.ApiClient(configuration), "eks-token"
-
-
-def explain_kube_error(error, cluster, what):
-    """A message for a failed Kubernetes call that says what went wrong and what to do."""
-    where = cluster.get("endpoint") or "the API server"
-    if isinstance(error, kubernetes.client.exceptions.ApiException):
-        if error.status == 401:
-            return ("%s: the API server at %s refused our credentials (401). With the EKS token "
-                    "path, the AWS identity must be the cluster creator or be mapped in aws-auth "
-                    "or an access entry." % (what, where))
-        if error.status == 403:
-            return "%s: forbidden (403): %s" % (what, _reason(error))
-        return "%s: the API server answered %s: %s" % (what, error.status, _reason(error))
-    if isinstance(error, urllib3.exceptions.MaxRetryError):
-        reason = error.reason
-        if isinstance(reason, urllib3.exceptions.SSLError):
-            return ("%s: TLS verification of %s failed (%s). The server's certificate does not "
-                    "chain to the cluster CA from DescribeCluster (or ca_cert)." % (what, where, reason))
-        return "%s: cannot reach the API server at %s (%s)." % (what, where, reason)
-    return "%s: %s" % (what, error)
-
-
-def _reason(error):
-    import json  # pylint: disable=import-outside-toplevel
-
-    try:
-        return json.loads(error.body).get("message") or error.reason
-    except (TypeError, ValueError):
-        return error.reason
-
-
-def kube_errors():
-    if not _import_kubernetes():
-        return ()
-    return (kubernetes.client.exceptions.ApiException, urllib3.exceptions.HTTPError)
-
-
 def _write_ca(module, cluster):
     ca_path = os.path.join(module.tmpdir, "eks-ca-%s.crt" % cluster["name"])
     with open(ca_path, "wb") as handle:
@@ -390,7 +301,6 @@ class EksClusterModule(AnsibleAWSModule):
         spec.update(argument_spec or {})
         super(EksClusterModule, self).__init__(argument_spec=spec, **kwargs)
         self._cluster = None
-        self._kube = None
         self._k8s = None
         self._boto3_session = None
         self._aws_clients = {}
@@ -419,13 +329,6 @@ class EksClusterModule(AnsibleAWSModule):
             eks = self.client("eks", retry_decorator=RETRY)
             self._cluster = describe_cluster(self, eks, self.params["cluster_name"])
         return self._cluster
-
-    @property
-    def kube(self):
-        """The kubernetes package's ApiClient (for code that still uses the typed clients)."""
-        if self._kube is None:
-            self._kube, self.auth_method = kube_client(self, self.cluster)
-        return self._kube
 
     @property
     def k8s(self):
@@ -500,10 +403,3 @@ class EksClusterModule(AnsibleAWSModule):
         its warnings to exit_json, which ansible-core 2.21 reports as deprecated; AnsibleModule
         already returns them."""
         self._module.warn(warning)
-
-    def kube_call(self, what, func, *args, **kwargs):
-        """Run one Kubernetes call; fail the module with an explained message on error."""
-        try:
-            return func(*args, **kwargs)
-        except kube_errors() as e:
-            self.fail_json(msg=explain_kube_error(e, self.cluster, what))

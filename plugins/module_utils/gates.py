@@ -70,8 +70,8 @@ def control_plane(facts):
         blockers.append(_blocker(
             LEGACY_CONTROLLER_PRESENT, "legacy Windows support is still installed (Deployment "
             "kube-system/vpc-resource-controller): the control plane ignores Windows IPAM while "
-            "it exists; remove it first with role legacy_remove (or playbook "
-            "migrate_to_control_plane)"))
+            "it exists; remove it first with the eksops.windows.legacy_remove role (or the "
+            "migrate_to_control_plane playbook)"))
     return blockers
 
 

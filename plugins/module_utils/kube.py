@@ -244,12 +244,14 @@ def _retry_after(headers, attempt):
 
 def _transient(error, method):
     """Worth another try: a connection that could not be made (the request was never sent),
-    or any connection failure of a read. Not TLS or name errors, and not a write whose answer
-    was lost (it may have been applied)."""
+    or a connection failure of a read. Not TLS or name errors, not a read timeout (the timeout
+    bounds the wait: a frozen API server costs one timeout, not five), and not a write whose
+    answer was lost (it may have been applied)."""
     reason = getattr(error, "reason", None)
     text = "%s %s %s" % (type(error).__name__, type(reason).__name__, reason)
-    if any(word in text for word in ("SSL", "NameResolution", "LocationParse", "CERTIFICATE")):
-        return False
+    if any(word in text for word in ("SSL", "NameResolution", "LocationParse", "CERTIFICATE",
+                                     "ReadTimeout")):
+        return False  # a server that took the request and did not answer in time: not again
     return method == "GET" or "NewConnectionError" in text or "ConnectTimeout" in text
 
 
@@ -263,6 +265,7 @@ class Urllib3Transport(object):
 
         self.host = host.rstrip("/")
         self.token = token
+        self.ca_file, self.verify = ca_file, verify
         kwargs = dict(maxsize=4, retries=False,
                       timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
         if self.host.startswith("https"):

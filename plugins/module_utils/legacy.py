@@ -60,3 +60,21 @@ def delete_legacy_object(kube, obj):
 
 def describe(objects):
     return ", ".join(label(o) for o in objects)
+
+
+def remove_step(clients, check_mode):
+    """Delete every legacy object of either flavour, by name, in removal order (section 5).
+    Returns (changed, {found, deleted}); in check mode `deleted` lists what would go."""
+    cluster = clients.cluster
+    include_csrs = procedure.serves_certificates_v1(cluster["version"])
+    if not include_csrs:
+        clients.warn("EKS cluster '%s' runs Kubernetes %s, which does not serve "
+                     "certificates.k8s.io/v1: legacy CertificateSigningRequests were not looked "
+                     "for (approved ones are garbage-collected after one hour)."
+                     % (cluster["name"], cluster["version"]))
+    found = find_legacy_objects(clients.kube, include_csrs=include_csrs)
+    deleted = []
+    for obj in found:
+        if check_mode or delete_legacy_object(clients.kube, obj):
+            deleted.append({"kind": obj["kind"], "name": obj["name"], "namespace": obj["namespace"]})
+    return bool(deleted), {"found": found, "deleted": deleted}

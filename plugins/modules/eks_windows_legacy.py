@@ -319,22 +319,9 @@ def install(module, cluster):
 
 
 def remove(module, cluster):
-    kube = module.k8s
-    include_csrs = procedure.serves_certificates_v1(cluster["version"])
-    if not include_csrs:
-        module.warn("EKS cluster '%s' runs Kubernetes %s, which does not serve "
-                    "certificates.k8s.io/v1: legacy CertificateSigningRequests were not looked "
-                    "for (approved ones are garbage-collected after one hour)."
-                    % (cluster["name"], cluster["version"]))
-    found = legacy.find_legacy_objects(kube, include_csrs=include_csrs)
-
-    deleted = []
-    for obj in found:
-        if module.check_mode or legacy.delete_legacy_object(kube, obj):
-            deleted.append({"kind": obj["kind"], "name": obj["name"],
-                            "namespace": obj["namespace"]})
-
-    result = dict(changed=bool(deleted), cluster=public_cluster_facts(cluster),
+    changed, removal = legacy.remove_step(module.clients, module.check_mode)
+    found, deleted = removal["found"], removal["deleted"]
+    result = dict(changed=changed, cluster=public_cluster_facts(cluster),
                   flavours=procedure.legacy_flavours(found), found=found, deleted=deleted)
     if module._diff:
         header = "%s (%s)" % (cluster["name"], cluster["region"])

@@ -1,10 +1,11 @@
-import json
-
-import kubernetes
 import pytest
 import urllib3
 
 from ansible_collections.eksops.windows.plugins.module_utils import eks_access
+from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+
+from fakes import FakeApiServer
 
 CLUSTER = {"name": "prod", "endpoint": "https://prod.example:443", "ca_data": "Q0E="}
 
@@ -39,82 +40,102 @@ def test_partition_of_arn(arn, partition):
 
 def test_eks_token_path_by_default(tmp_path):
     module = FakeModule(tmp_path)
-    api, method = eks_access.kube_client(module, CLUSTER)
+    kube, method = eks_access.kube_api(module, CLUSTER)
     assert method == "eks-token"
-    configuration = api.configuration
-    assert configuration.host == CLUSTER["endpoint"]
-    assert configuration.verify_ssl is True
-    with open(configuration.ssl_ca_cert, "rb") as handle:
+    transport = kube.transport
+    assert transport.host == CLUSTER["endpoint"]
+    assert transport.verify is True
+    with open(transport.ca_file, "rb") as handle:
         assert handle.read() == b"CA"
-    header = configuration.api_key["authorization"]
-    assert header.startswith("Bearer k8s-aws-v1.")
+    token = transport.token()
+    assert token.startswith("k8s-aws-v1.")
     # the token is registered as a secret, so Ansible masks it anywhere it might show up
-    assert header[len("Bearer "):] in module.no_log_values
+    assert token in module.no_log_values
+    assert "prod" in kube.where and CLUSTER["endpoint"] in kube.where
 
 
 def test_token_is_refreshed_only_near_expiry(tmp_path):
     module = FakeModule(tmp_path)
-    api = eks_access.kube_client(module, CLUSTER)[0]
-    first = api.configuration.api_key["authorization"]
-    api.configuration.refresh_api_key_hook(api.configuration)
-    assert api.configuration.api_key["authorization"] == first
+    transport = eks_access.kube_api(module, CLUSTER)[0].transport
+    assert transport.token() == transport.token()
 
 
 def test_explicit_host_wins_over_eks(tmp_path):
     module = FakeModule(tmp_path, host="https://other:6443", api_key="tok",
                         kube_validate_certs=False)
-    api, method = eks_access.kube_client(module, CLUSTER)
+    kube, method = eks_access.kube_api(module, CLUSTER)
     assert method == "host"
-    assert api.configuration.host == "https://other:6443"
-    assert api.configuration.api_key["authorization"] == "Bearer tok"
-    assert api.configuration.verify_ssl is False
+    assert kube.transport.host == "https://other:6443"
+    assert kube.transport.token() == "tok"
+    assert kube.transport.verify is False
 
 
 def test_kubeconfig_dict_and_context(tmp_path):
     kubeconfig = {
         "apiVersion": "v1", "kind": "Config", "current-context": "a",
-        "clusters": [{"name": "a", "cluster": {"server": "https://a:1"}},
-                     {"name": "b", "cluster": {"server": "https://b:2",
-                                               "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
+        "clusters": [{"name": "a", "cluster": {"server": "https://a:443", "insecure-skip-tls-verify": True}},
+                     {"name": "b", "cluster": {"server": "https://b:443", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "static"}}],
         "contexts": [{"name": "a", "context": {"cluster": "a", "user": "u"}},
                      {"name": "b", "context": {"cluster": "b", "user": "u"}}],
     }
     module = FakeModule(tmp_path, kubeconfig=kubeconfig, context="b")
-    api, method = eks_access.kube_client(module, CLUSTER)
+    kube, method = eks_access.kube_api(module, CLUSTER)
     assert method == "kubeconfig"
-    assert api.configuration.host == "https://b:2"
-    assert api.configuration.verify_ssl is False  # the kubeconfig's own setting is kept
+    assert kube.transport.host == "https://b:443"
+    assert kube.transport.token() == "static"
 
 
 def test_broken_kubeconfig_fails_clearly(tmp_path):
-    module = FakeModule(tmp_path, kubeconfig=str(tmp_path / "missing"))
-    with pytest.raises(AssertionError, match="Could not load the kubeconfig"):
-        eks_access.kube_client(module, CLUSTER)
+    module = FakeModule(tmp_path, kubeconfig={"apiVersion": "v1", "kind": "Config"})
+    with pytest.raises(InputError, match="Could not load the kubeconfig"):
+        eks_access.kube_api(module, CLUSTER)
 
 
-def api_exception(status, message):
-    error = kubernetes.client.exceptions.ApiException(status=status, reason="Reason")
-    error.body = json.dumps({"message": message})
-    return error
+def test_a_missing_kubeconfig_file_is_named(tmp_path):
+    missing = str(tmp_path / "nope.yml")
+    module = FakeModule(tmp_path, kubeconfig=missing)
+    with pytest.raises(InputError, match="The kubeconfig file %s does not exist" % missing):
+        eks_access.kube_api(module, CLUSTER)
 
 
 def test_explain_401_points_at_identity_mapping():
-    msg = eks_access.explain_kube_error(api_exception(401, "Unauthorized"), CLUSTER, "Listing nodes")
-    assert msg.startswith("Listing nodes: the API server at https://prod.example:443 refused")
-    assert "aws-auth" in msg
+    server = FakeApiServer()
+    server.fail("GET", "/api/v1/nodes", 401)
+    with pytest.raises(KubeError) as failed:
+        Kube(server, "EKS cluster 'prod' (https://prod.example:443)").list("Node", what="Listing nodes")
+    assert failed.value.msg.startswith("Listing nodes: the API server of EKS cluster 'prod' "
+                                       "(https://prod.example:443) refused")
+    assert "aws-auth" in failed.value.msg and failed.value.status == 401
 
 
 def test_explain_403_quotes_the_server():
-    msg = eks_access.explain_kube_error(
-        api_exception(403, 'nodes is forbidden: User "bob" cannot list'), CLUSTER, "Listing nodes")
-    assert 'User "bob" cannot list' in msg
+    server = FakeApiServer()
+    server.fail("GET", "/api/v1/nodes", 403, body={"message": 'nodes is forbidden: User "bob" cannot list'})
+    with pytest.raises(KubeError, match='User "bob" cannot list'):
+        Kube(server, "prod").list("Node")
 
 
-def test_explain_tls_and_unreachable():
-    tls = urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError("bad cert"))
-    assert "TLS verification" in eks_access.explain_kube_error(tls, CLUSTER, "x")
-    down = urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.NewConnectionError(
-        None, "refused"))
-    assert "cannot reach the API server at https://prod.example:443" in \
-        eks_access.explain_kube_error(down, CLUSTER, "x")
+class Refusing:
+    def __init__(self, error):
+        self.error = error
+        self.calls = 0
+
+    def request(self, method, url, headers, body):
+        self.calls += 1
+        raise self.error
+
+
+def test_explain_tls_and_unreachable_and_retry_only_what_may_be_retried():
+    tls = Refusing(urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError("bad cert")))
+    with pytest.raises(KubeError, match="TLS verification"):
+        Kube(tls, "prod", sleep=lambda s: None).version()
+    assert tls.calls == 1  # a TLS failure is not retried
+    down = Refusing(urllib3.exceptions.NewConnectionError(None, "refused"))
+    with pytest.raises(KubeError, match="cannot reach the API server of prod"):
+        Kube(down, "prod", sleep=lambda s: None).merge_patch("ConfigMap", "c", "n", {})
+    assert down.calls == 5  # never connected: safe to send again, even a write
+    lost = Refusing(urllib3.exceptions.ProtocolError("connection reset"))
+    with pytest.raises(KubeError):
+        Kube(lost, "prod", sleep=lambda s: None).merge_patch("ConfigMap", "c", "n", {})
+    assert lost.calls == 1  # a write whose answer was lost is not sent twice

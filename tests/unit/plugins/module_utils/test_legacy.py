@@ -11,7 +11,7 @@ from ansible_collections.eksops.windows.plugins.module_utils import legacy, proc
 from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError
 from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
 
-from fakes import FakeApiServer, obj
+from fakes import FakeApiServer, FakeClients, obj
 
 NS = "kube-system"
 SCRIPT = {("Deployment", NS, "vpc-admission-webhook-deployment"),
@@ -134,3 +134,27 @@ def test_refuses_to_delete_the_eks_webhook():
     with pytest.raises(ValueError):
         legacy.delete_legacy_object(kube, entry)
     assert server.requests == []
+
+
+def test_remove_step_deletes_by_name_check_mode_and_second_run_write_nothing():
+    objects = present() + (obj("MutatingWebhookConfiguration", "vpc-resource-mutating-webhook"),)
+    server = FakeApiServer(*objects)
+    clients = FakeClients(server)
+    changed, result = legacy.remove_step(clients, True)
+    assert changed is True and len(result["deleted"]) == 3
+    assert server.writes == []
+    changed, result = legacy.remove_step(clients, False)
+    assert changed is True
+    assert [m for m, _p in server.writes] == ["DELETE"] * 3
+    assert server.find("MutatingWebhookConfiguration", "vpc-resource-mutating-webhook") is not None
+    writes = len(server.writes)
+    changed, result = legacy.remove_step(clients, False)
+    assert changed is False and result["found"] == [] and len(server.writes) == writes
+
+
+def test_remove_step_below_119_does_not_look_for_csrs_and_says_so():
+    server = FakeApiServer(*present())
+    clients = FakeClients(server, version="1.18", platform_version="eks.9")
+    _changed, result = legacy.remove_step(clients, False)
+    assert all(o["kind"] != "CertificateSigningRequest" for o in result["found"])
+    assert "certificates.k8s.io/v1" in clients.warnings[0]
