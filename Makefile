@@ -83,11 +83,11 @@ GATES := unit lab-test integration molecule sanity lint readme-check
 
 # Every gate in turn, each timed; the times are printed at the end (and a failed gate ends the run).
 test: venv lab-build
-	@rm -f .build/gate-times; for gate in $(GATES); do \
+	@times=$$(mktemp); for gate in $(GATES); do \
 	  began=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$gate || { echo "== gate $$gate FAILED after $$(( $$(date +%s) - began )) s"; exit 1; }; \
-	  echo "$$gate $$(( $$(date +%s) - began ))" >> .build/gate-times; \
-	done; echo "== time per gate (s)"; awk '{printf "   %-13s %5d\n", $$1, $$2; t += $$2} END {printf "   %-13s %5d\n", "total", t}' .build/gate-times
+	  echo "$$gate $$(( $$(date +%s) - began ))" >> $$times; \
+	done; echo "== time per gate (s)"; awk '{printf "   %-13s %5d\n", $$1, $$2; t += $$2} END {printf "   %-13s %5d\n", "total", t}' $$times; rm -f $$times
 
 perf: venv lab-build
 	@echo "== benchmarks (figures only)"

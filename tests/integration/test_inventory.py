@@ -458,7 +458,8 @@ def test_roles_use_the_hosts_profile_over_the_environments_credentials(lab, flee
     # credentials, which the clusters refuse
     rc, parsed, raw = fleet("eksops.windows.enable", "-l", "web-prod", "-e", "enable_aws_profile=", check=True)
     assert rc != 0, raw
-    assert "refused our credentials (401)" in task_results(parsed, "Assess the cluster")["web-prod"]["msg"]
+    assert "refused our credentials (401)" in task_results(
+        parsed, "Enable control-plane Windows support")["web-prod"]["msg"]
     rc, parsed, raw = fleet("eksops.windows.deploy_windows_sample", "-l", "web-prod",
                             "-e", "windows_sample_aws_profile=", check=True)
     assert rc != 0, raw
