@@ -29,7 +29,7 @@ PER_HOST_VARIABLES = {"_cluster_name": "eks_cluster_name", "_region": "aws_regio
                       "_aws_profile": "aws_profile"}
 TARGET = "eksops_target"
 # Options that do nothing once the playbook pins another option to a value: (option, value).
-# enable_force only decides whether the preflight that enable_preflight runs may be overridden.
+# (None today: enable_force, once tied to the removed enable_preflight, is pinned by the playbooks that must not force.)
 UNUSED_WHEN_PINNED = {}
 # The default of a role option that has none in its argument spec: the role computes it at run
 # time (roles/<role>/defaults/main.yml), and a blank survey answer ("") would replace it.
