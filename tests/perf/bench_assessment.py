@@ -42,7 +42,7 @@ BULK_PODS, WINDOWS_PODS = 2000, 20
 
 def pod(name, node):
     return {"kind": "Pod", "apiVersion": "v1",
-            "metadata": {"name": name, "namespace": "default", "labels": {"app": name[:4]}},
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": name.split("-")[0]}},
             "spec": {"nodeName": node, "containers": [{"name": "c", "image": "registry.example/app:1"}]}}
 
 
