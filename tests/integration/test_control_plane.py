@@ -146,6 +146,31 @@ def test_enable_request_count_per_cluster(lab):
     ]
 
 
+def test_the_controller_and_a_module_process_give_the_same_result(lab, tmp_path):
+    """Local hosts run the module in Ansible's worker process (plugin_utils/in_controller.py);
+    eksops_windows_in_controller=false runs it as a module process. Both give the same result,
+    for a converged cluster and for a refused one, and write nothing. Which way ran shows in
+    the AnsiballZ payloads ANSIBLE_KEEP_REMOTE_FILES keeps: none in the controller."""
+    hosts = ["ok-119-eks7", "legacy"]
+    writes_before = lab.writes(ALL)
+    results, payloads = {}, {}
+    for switch in ("true", "false"):
+        remote_tmp = tmp_path / switch
+        _rc, parsed, raw = enable(lab, "-e", "eksops_windows_in_controller=" + switch, hosts=hosts,
+                                  env={"ANSIBLE_KEEP_REMOTE_FILES": "1",
+                                       "ANSIBLE_REMOTE_TMP": str(remote_tmp)})
+        results[switch] = task_results(parsed, TASK)
+        payloads[switch] = sorted(p.name for p in remote_tmp.rglob("AnsiballZ_*"))
+    assert payloads["true"] == []
+    assert payloads["false"] == ["AnsiballZ_eks_windows_support.py"] * 2
+    assert set(results["true"]) == set(hosts), raw
+    assert results["true"] == results["false"]
+    assert results["true"]["ok-119-eks7"]["changed"] is False
+    assert results["true"]["legacy"]["failed"] is True
+    assert "legacy_controller_present" in str(results["true"]["legacy"])
+    assert lab.writes(ALL) == writes_before
+
+
 def test_manage_iam_false_leaves_iam_alone_and_reports(lab):
     before, aws_before, aws_writes_before = policies(lab, "china"), len(lab.aws_calls()), lab.aws_writes()
     rc, parsed, raw = lab.run_playbook("eksops.windows.disable", "-l", "china",
