@@ -250,6 +250,26 @@ VPC_CNI_ADDON = "vpc-cni"
 VPC_CNI_ADDON_WINDOWS_KEY = "enableWindowsIpam"
 HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 HELM_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
+HELM_MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# Who writes ConfigMap amazon-vpc-cni (reference, section 10): its Windows keys, and the
+# configuration value of the VPC CNI add-on (the same name as the aws-vpc-cni chart's value)
+# that writes each. Source: aws/amazon-vpc-cni-k8s charts/aws-vpc-cni (values.yaml and the
+# ConfigMap template); the add-on's schema per version (eks:DescribeAddonConfiguration) says
+# which of them a version accepts.
+VPC_CNI_ADDON_VALUES = {
+    "enable-windows-ipam": "enableWindowsIpam",
+    "enable-windows-prefix-delegation": "enableWindowsPrefixDelegation",
+    "windows-warm-ip-target": "warmWindowsIPTarget",
+    "windows-minimum-ip-target": "minimumWindowsIPTarget",
+    "windows-warm-prefix-target": "warmWindowsPrefixTarget",
+}
+# What the add-on (and the chart) write when their values do not set a key.
+VPC_CNI_ADDON_DEFAULTS = {"enableWindowsIpam": "false", "enableWindowsPrefixDelegation": "false"}
+# What a missing key of the ConfigMap means to the VPC resource controller.
+VPC_CNI_CONFIGMAP_DEFAULTS = {"enable-windows-ipam": "false", "enable-windows-prefix-delegation": "false"}
+# UpdateAddon keeps what others changed in the add-on's objects, and applies what the
+# configuration values set.
+ADDON_RESOLVE_CONFLICTS = "PRESERVE"
 RECOMMENDED_LINUX_NODES = 2
 WEBHOOK_CERT_WARNING_DAYS = 30
 

@@ -72,6 +72,10 @@ class ClusterReads(object):
             self._memo[key] = func()
         return self._memo[key]
 
+    def refused(self, what):
+        """Whether the AWS read `what` (e.g. "eks:DescribeAddon") was made and refused."""
+        return any(entry.startswith(what + " failed") for entry in self.incomplete)
+
     def aws(self, what, func, **kwargs):
         """One AWS read; None when the thing does not exist or the read was refused (the
         refusal is listed in `incomplete`)."""

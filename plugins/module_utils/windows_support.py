@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import gates, iam_policy, legacy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import cni_config, gates, iam_policy, legacy, procedure
 from ansible_collections.eksops.windows.plugins.module_utils.errors import (
     AwsError,
     BlockedError,
@@ -88,33 +88,37 @@ def policy_step(reads, check_mode, state, manage_iam=True):
     return result["action"] in ("attached", "detached"), result
 
 
-def configmap_step(reads, check_mode, state):
-    """enable-windows-ipam in ConfigMap kube-system/amazon-vpc-cni: created when missing (to
-    enable), merge-patched when present, every other key kept."""
-    kube = reads.clients.kube
-    name, namespace = procedure.VPC_CNI_CONFIGMAP, procedure.VPC_CNI_CONFIGMAP_NAMESPACE
-    key, value = procedure.WINDOWS_IPAM_KEY, "true" if state == "enabled" else "false"
-    current = reads.configmap()
-    before = ((current or {}).get("data") or {}).get(key)
-    result = {"existed": current is not None, "before": before, "after": before, "action": "none"}
-    if current is None and state == "disabled":
-        return False, result  # no ConfigMap: Windows IPAM is not on, nothing to turn off
-    if before == value:
-        return False, result
-    result["after"] = value
-    result["action"] = "created" if current is None else "patched"
-    if check_mode:
-        return True, result
-    if current is None:
-        kube.create({"apiVersion": "v1", "kind": "ConfigMap",
-                     "metadata": {"name": name, "namespace": namespace}, "data": {key: value}})
-    else:
-        kube.merge_patch("ConfigMap", name, namespace, {"data": {key: value}})
-    reads.forget_configmap()
-    return True, result
+def configmap_plan(reads, state, patch_helm_owned=False):
+    """How enable-windows-ipam gets written, to whoever owns ConfigMap kube-system/amazon-vpc-cni
+    (cni_config.plan: the VPC CNI add-on's configuration values, a Helm release, or the
+    ConfigMap itself, created when missing, merge-patched when present, every other key kept).
+    Raises the owner's refusals; writes nothing."""
+    return cni_config.plan(reads, {procedure.WINDOWS_IPAM_KEY: "true" if state == "enabled" else "false"},
+                           patch_helm_owned=patch_helm_owned)
 
 
-def converge(reads, check_mode, state, manage_iam=True, force=False):
+def configmap_step(reads, check_mode, step, addon_wait_timeout=600):
+    """Carry out configmap_plan(); (changed, result) with ``configmap`` (the key's value before
+    and after), ``owner``, ``written_to`` and, when the add-on was updated, ``addon``."""
+    key = procedure.WINDOWS_IPAM_KEY
+    try:
+        changed, written = cni_config.apply(reads, check_mode, step, addon_wait_timeout)
+    except StepError as e:
+        e.details.update(_scalar(e.details, key))
+        raise
+    return changed, _scalar(written, key)
+
+
+def _scalar(written, key):
+    result = dict((k, v) for k, v in written.items() if k != "warning")
+    if "configmap" in written:
+        result["configmap"] = dict(written["configmap"], before=written["configmap"]["before"][key],
+                                   after=written["configmap"]["after"][key])
+    return result
+
+
+def converge(reads, check_mode, state, manage_iam=True, force=False, patch_helm_owned=False,
+             addon_wait_timeout=600):
     """The gate (enabled only), then the policy and the ConfigMap. Returns (changed, result).
     A ConfigMap failure after the policy was attached raises StepError that reports it."""
     cluster = reads.cluster
@@ -130,15 +134,19 @@ def converge(reads, check_mode, state, manage_iam=True, force=False):
                 e.details["legacy_objects"] = found
                 e.msg += " Legacy objects found: %s." % legacy.describe(found)
             raise
+    step = configmap_plan(reads, state, patch_helm_owned)  # its refusals come before any write
     iam_changed, result["iam"] = policy_step(reads, check_mode, state, manage_iam)
     try:
-        cm_changed, result["configmap"] = configmap_step(reads, check_mode, state)
+        cm_changed, written = configmap_step(reads, check_mode, step, addon_wait_timeout)
+        result.update(written)
     except EksOpsError as e:
         if not iam_changed:
             raise
+        details = dict(result)
+        details.update((k, v) for k, v in e.details.items() if k != "changed")
         raise StepError("%s The policy step had already %s %s on role %s." % (
             e.msg, result["iam"]["action"], result["iam"]["policy_arn"], result["iam"]["role_name"]),
-            changed=True, **result)
+            changed=True, **details)
     result["cluster_facts"] = {"linux_nodes": len(reads.linux_nodes()),
                                "security_groups_for_pods": reads.security_groups_for_pods()}
     return iam_changed or cm_changed, result

@@ -19,6 +19,14 @@ description:
     cluster has no Linux nodes and uses security groups for pods; the ConfigMap
     C(kube-system/amazon-vpc-cni) gets C(enable-windows-ipam: \"true\") (created when missing,
     merge-patched when present, every other key kept)."
+  - "The C(enable-windows-ipam) setting goes to whoever owns ConfigMap C(kube-system/amazon-vpc-cni)
+    (the seed's procedure patched the ConfigMap; today an owner rewrites it). The EKS managed
+    add-on C(vpc-cni) (found with eks:DescribeAddon): C(enableWindowsIpam) is merged into the
+    add-on's configuration values (JSON or YAML, every other key kept), after checking that the
+    schema of the add-on's exact version (eks:DescribeAddonConfiguration) has the key, then
+    eks:UpdateAddon with C(resolveConflicts=PRESERVE), a bounded wait for the update and a read
+    of the ConfigMap to check it carries the value. A Helm release: refused unless
+    O(patch_helm_owned=true). Nobody: the ConfigMap is created or merge-patched."
   - "Disabled: the policy is detached unless Linux nodes use security groups for pods (they
     need it); the key is set to C(\"false\")."
   - "Before any write, enabling runs the procedure's one gate (the same blockers the
@@ -66,6 +74,23 @@ options:
         services and workloads, node groups, add-on, instance types).
     type: bool
     default: false
+  patch_helm_owned:
+    description:
+      - When a Helm release owns ConfigMap C(kube-system/amazon-vpc-cni) (its C(meta.helm.sh/*)
+        annotations or C(app.kubernetes.io/managed-by=Helm)), the module refuses to patch it by
+        default and names the release and the chart value to set (C(enableWindowsIpam)). With
+        C(true) it patches the ConfigMap anyway, and warns that the release's next
+        C(helm upgrade) reverts it unless its values say the same.
+    type: bool
+    default: false
+  addon_wait_timeout:
+    description:
+      - When the EKS managed add-on C(vpc-cni) owns the ConfigMap, how many seconds to wait for
+        its C(UpdateAddon) to finish (eks:DescribeUpdate, polled every 1 to 5 seconds). An update
+        still running then fails the task with C(changed=true) and the update's id; it goes on
+        in EKS.
+    type: int
+    default: 600
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -178,9 +203,66 @@ configmap:
       type: str
       sample: "true"
     action:
-      description: C(created), C(patched) or C(none).
+      description: C(created), C(patched), C(via_addon) (the add-on wrote it) or C(none).
       type: str
       sample: patched
+owner:
+  description: Who owns ConfigMap C(kube-system/amazon-vpc-cni).
+  returned: always
+  type: dict
+  sample: {kind: addon, name: vpc-cni, version: v1.18.3-eksbuild.2, status: ACTIVE}
+  contains:
+    kind:
+      description: C(addon) (the EKS managed add-on), C(helm) (a Helm release) or C(none).
+      type: str
+      sample: addon
+    release:
+      description: The Helm release (kind C(helm)).
+      type: str
+      sample: aws-vpc-cni
+written_to:
+  description: Where the setting was written (or would be, in check mode), C(addon),
+    C(configmap), or null when nothing had to change.
+  returned: always
+  type: str
+  sample: addon
+addon:
+  description: The add-on update, when the setting went to the add-on's configuration values.
+  returned: when written_to is addon
+  type: dict
+  contains:
+    name:
+      description: The add-on.
+      type: str
+      sample: vpc-cni
+    version:
+      description: Its version (unchanged by the update).
+      type: str
+      sample: v1.18.3-eksbuild.2
+    configuration_before:
+      description: Its configuration values before.
+      type: str
+      sample: '{"env": {"WARM_IP_TARGET": "5"}}'
+    configuration_after:
+      description: Its configuration values after (or that it would have, in check mode).
+      type: str
+      sample: '{"enableWindowsIpam": "true", "env": {"WARM_IP_TARGET": "5"}}'
+    resolve_conflicts:
+      description: The C(resolveConflicts) of the update.
+      type: str
+      sample: PRESERVE
+    update_id:
+      description: The update's id (null in check mode).
+      type: str
+      sample: 0d1a2b3c-...
+    status:
+      description: The update's last status (C(Successful); null in check mode).
+      type: str
+      sample: Successful
+    waited_seconds:
+      description: How long the module waited for the update.
+      type: int
+      sample: 4
 preflight:
   description: The control-plane gate's verdict (with O(state=enabled)).
   returned: when state is enabled
@@ -239,7 +321,8 @@ def run(module):
     cluster = module.cluster
     cluster_reads = reads.ClusterReads(module.clients)
     changed, result = windows_support.converge(
-        cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"])
+        cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"],
+        params["patch_helm_owned"], params["addon_wait_timeout"])
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if params["assess"]:
         result["assessment"] = assessment.judge(reads.assessment_facts(cluster_reads))
@@ -252,6 +335,9 @@ def run(module):
                       WINDOWS_IPAM_KEY: result["configmap"]["after"]},
             "before_header": header, "after_header": header,
         }
+        if "addon" in result:
+            result["diff"]["before"]["addon_configuration_values"] = result["addon"]["configuration_before"]
+            result["diff"]["after"]["addon_configuration_values"] = result["addon"]["configuration_after"]
     module.exit_json(**result)
 
 
@@ -262,6 +348,8 @@ def main():
             manage_iam=dict(type="bool", default=True),
             force=dict(type="bool", default=False),
             assess=dict(type="bool", default=False),
+            patch_helm_owned=dict(type="bool", default=False),
+            addon_wait_timeout=dict(type="int", default=600),
         ),
         supports_check_mode=True,
     )

@@ -32,6 +32,9 @@ EKS_ROUTES = [(method, re.compile(pattern), action) for method, pattern, action 
     ("GET", r"^/clusters/[^/]+/addons$", "ListAddons"),
     ("POST", r"^/clusters/[^/]+/addons$", "CreateAddon"),
     ("GET", r"^/clusters/[^/]+/addons/[^/]+$", "DescribeAddon"),
+    ("POST", r"^/clusters/[^/]+/addons/[^/]+/update$", "UpdateAddon"),
+    ("GET", r"^/clusters/[^/]+/updates/[^/]+$", "DescribeUpdate"),
+    ("GET", r"^/addons/configuration-schemas$", "DescribeAddonConfiguration"),
 )]
 
 

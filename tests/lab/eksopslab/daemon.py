@@ -43,7 +43,7 @@ class Daemon:
 
     # --- AWS -----------------------------------------------------------------------------
     def start_aws(self):
-        eks_addons.install()  # before moto builds its EKS URL map
+        eks_addons.install(self.client)  # before moto builds its EKS URL map
         self.moto = aws_audit.AuditedMotoServer(
             self.config["moto_port"], os.path.join(self.state_dir, "aws-audit.log"))
         self.moto.start()

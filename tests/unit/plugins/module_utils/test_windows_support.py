@@ -46,7 +46,15 @@ def policies(clients, attached, times=1):
                                          {"RoleName": ROLE})
 
 
-def converge(clients, check_mode=False, state="enabled", **kwargs):
+def no_addon(clients):
+    """DescribeAddon vpc-cni: not installed (the ConfigMap then has no owner but itself)."""
+    clients.stub("eks").add_client_error("describe_addon", service_error_code="ResourceNotFoundException",
+                                         http_status_code=404)
+
+
+def converge(clients, check_mode=False, state="enabled", addon=no_addon, **kwargs):
+    if addon:
+        addon(clients)
     return windows_support.converge(reads.ClusterReads(clients), check_mode, state, **kwargs)
 
 
@@ -91,7 +99,8 @@ def test_enable_on_a_converged_cluster_writes_nothing():
     assert kube_writes(server) == [] and clients.aws_writes() == []
     # the minimum: nodes, aws-node, the legacy controller, the ConfigMap; one IAM read
     assert [m for m, _p in server.requests] == ["GET"] * 4
-    assert clients.answered == ["ListAttachedRolePolicies"]
+    # and DescribeAddon: who owns the ConfigMap (here: no add-on)
+    assert clients.answered == ["ListAttachedRolePolicies", "DescribeAddon"]
 
 
 def test_enable_creates_a_missing_configmap_and_check_mode_does_not():
