@@ -2,8 +2,10 @@
 # Copyright: eksops.windows contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Judging a cluster against the considerations and prerequisites of the procedure
-(sections 1, 2 and 8). Pure: it takes the facts a module has read and returns the mode, the
-state, the prerequisites, the findings and the preflight verdicts. No I/O here.
+(sections 1, 2 and 8, as EKS has them today: section 10). Pure: it takes the facts a module has
+read and returns the mode, the state, the prerequisites, the findings and the preflight
+verdicts. No I/O here. Each finding's title, severities and source are its entry in
+procedure.RULES.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,9 +20,18 @@ SEVERITIES = ("error", "warning", "info")
 TERMINATED_PHASES = ("Succeeded", "Failed")
 
 
-def finding(finding_id, severity, title, detail, remedy, objects=None):
-    return {"id": finding_id, "severity": severity, "title": title, "detail": detail,
-            "remedy": remedy, "objects": sorted(objects or [])}
+def finding(finding_id, detail, remedy, objects=None, severity=None):
+    """One finding: its title, source, edition and date of change come from procedure.RULES;
+    `severity` (when the rule allows several) is one of the rule's severities, else its first."""
+    rule = procedure.rule(finding_id)
+    if severity is None:
+        severity = rule["severities"][0] if rule["severities"] else None
+    if severity not in rule["severities"]:
+        raise ValueError("finding %s cannot be %r (procedure.RULES allows %s)"
+                         % (finding_id, severity, ", ".join(rule["severities"]) or "no finding"))
+    return {"id": finding_id, "severity": severity, "title": rule["title"], "detail": detail,
+            "remedy": remedy, "objects": sorted(objects or []), "source": rule["source"],
+            "edition": rule["edition"], "changed": rule["changed"]}
 
 
 def _plural(count, word):
@@ -109,19 +120,19 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     # --- section 2 and the cluster role ---
     if mode == "legacy":
         findings.append(finding(
-            "version_below_table", "warning", "Only legacy Windows support is possible",
-            "%s Control-plane Windows support needs a newer Kubernetes or platform version."
-            % mode_reason,
+            "version_below_table",
+            "%s Control-plane Windows support needs a newer Kubernetes or platform version. EKS "
+            "no longer offers Kubernetes 1.21 or older (the 2021 table's versions); the legacy "
+            "procedures still work on such a cluster." % mode_reason,
             "Upgrade the cluster (or wait for EKS to update its platform version), then use "
             "control-plane support; until then legacy support (role legacy_install) is the "
             "only way to run Windows pods."))
     elif mode == "not_assessable":
         findings.append(finding(
-            "version_not_assessable", "warning", "The version table cannot judge this cluster",
-            mode_reason, "Check the versions DescribeCluster reports for this cluster."))
+            "version_not_assessable", mode_reason, "Check the versions DescribeCluster reports for this cluster."))
     if facts.get("role_exists") is False:
         findings.append(finding(
-            "cluster_role_missing", "error", "The cluster IAM role does not exist",
+            "cluster_role_missing",
             "DescribeCluster names role %s, which IAM does not know." % cluster.get("role_arn"),
             "Recreate the cluster role (AmazonEKSClusterPolicy) or fix the cluster's role.",
             ["IAMRole/%s" % cluster.get("role_arn")]))
@@ -129,106 +140,176 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     # --- consideration 3: Linux nodes or Fargate for CoreDNS ---
     if not linux and not fargate_coredns:
         findings.append(finding(
-            "no_linux_node", "error", "No Linux node and no Fargate profile for CoreDNS",
+            "no_linux_node",
             "The cluster has no Linux node and no Fargate profile that can run CoreDNS and the "
             "other Linux-only system pods.",
             "Add a Linux node group (two nodes recommended) or a Fargate profile for "
             "kube-system that selects CoreDNS."))
     elif len(linux) == 1:
         findings.append(finding(
-            "single_linux_node", "warning", "Only one Linux node",
+            "single_linux_node",
             "Node %s is the cluster's only Linux node; two are recommended." % linux[0]["name"],
             "Add a second Linux node so that CoreDNS and the system pods survive a node loss.",
             ["Node/%s" % linux[0]["name"]]))
     if not linux and (mode == "legacy" or legacy_present):
         findings.append(finding(
-            "legacy_needs_linux_node", "error", "Legacy support needs a Linux node",
+            "legacy_needs_linux_node",
             "With legacy support CoreDNS and the VPC controllers must run on a Linux node; a "
             "Fargate profile is not enough.",
             "Add a Linux node group before installing or keeping legacy support."))
 
-    # --- consideration 1: instance types; 8: pods per ENI; 10: managed node groups ---
-    bad_types = [n for n in windows if procedure.windows_unsupported_instance_type(n["instance_type"])]
+    # --- section 10: compute Windows cannot run on (the gates' blocker, reported) ---
+    compute_only = gates.compute_blocker(facts)
+    if compute_only:
+        findings.append(finding(
+            "auto_or_hybrid_compute_only",
+            "The cluster has no node outside EKS Auto Mode, Hybrid Nodes or Fargate (%s); "
+            "Windows nodes can run on none of them." % ", ".join(
+                gates.compute_kinds(cluster, facts.get("node_compute_types") or ())),
+            "Add a managed or self-managed node group: Linux for the system pods, Windows "
+            "(a WINDOWS_* AMI type) for the Windows pods."))
+
+    # --- consideration 1: instance types (historic); section 10: the controller's table ---
+    historic = [n for n in windows if procedure.windows_unsupported_instance_type(n["instance_type"])]
     for group in facts.get("nodegroups") or []:
         if (group.get("amiType") or "").startswith(procedure.WINDOWS_AMI_TYPE_PREFIX):
             for instance_type in group.get("instanceTypes") or []:
                 if procedure.windows_unsupported_instance_type(instance_type):
-                    bad_types.append({"name": "nodegroup %s" % group["nodegroupName"],
-                                      "instance_type": instance_type,
-                                      "ref": "Nodegroup/%s" % group["nodegroupName"]})
-    if bad_types:
+                    historic.append({"name": "nodegroup %s" % group["nodegroupName"],
+                                     "instance_type": instance_type,
+                                     "ref": "Nodegroup/%s" % group["nodegroupName"]})
+    if historic:
         findings.append(finding(
-            "unsupported_instance_type", "error",
-            "Windows nodes on instance types not supported for Windows",
-            "%s: %s. C3, C4, D2, I2, M4 (except m4.16xlarge), M6a and R3 are not supported for "
-            "Windows workloads." % (_plural(len(bad_types), "Windows node"), _listing(
-                "%s (%s)" % (n["name"], n["instance_type"]) for n in bad_types)),
-            "Replace them with nodes of a supported instance type (for example m5, c5 or r5).",
-            [n.get("ref") or "Node/%s" % n["name"] for n in bad_types]))
-    eni = facts.get("eni_ipv4") or {}
+            "historic_unsupported_instance_type",
+            "%s: %s. The 2021 edition of the guide listed C3, C4, D2, I2, M4 (except "
+            "m4.16xlarge), M6a and R3 as not supported for Windows workloads; the guide dropped "
+            "that list in 2022-06." % (_plural(len(historic), "Windows node"), _listing(
+                "%s (%s)" % (n["name"], n["instance_type"]) for n in historic)),
+            "Nothing to do for this rule; the findings instance_type_unknown_to_controller and "
+            "windows_prefix_delegation_not_nitro say whether these types work today.",
+            [n.get("ref") or "Node/%s" % n["name"] for n in historic]))
+    unknown = [n for n in windows if procedure.controller_knows(n["instance_type"]) is False]
+    if unknown:
+        findings.append(finding(
+            "instance_type_unknown_to_controller",
+            "%s: %s. The VPC resource controller hands out Windows pod addresses by its table "
+            "of instance types (limits.go at %s), which does not list these types."
+            % (_plural(len(unknown), "Windows node"), _listing(
+                "%s (%s)" % (n["name"], n["instance_type"]) for n in unknown),
+               procedure.CONTROLLER_COMMIT[:12]),
+            "Check that the instance type exists and is current; if it is newer than that table, "
+            "check the node's vpc.amazonaws.com/PrivateIPv4Address capacity after enabling.",
+            ["Node/%s" % n["name"] for n in unknown]))
+
+    data = (configmap or {}).get("data") or {}
+    windows_prefixes = procedure.truthy(data.get(procedure.WINDOWS_PREFIX_DELEGATION_KEY, "false"))
+    try:
+        prefixes_supported = procedure.windows_prefix_delegation_supported(
+            cluster.get("version"), cluster.get("platform_version"))
+    except procedure.VersionError:
+        prefixes_supported = None
+    if windows_prefixes and prefixes_supported is False:
+        findings.append(finding(
+            "windows_prefix_delegation_platform",
+            "ConfigMap amazon-vpc-cni has %s \"true\", but Kubernetes %s on %s is below the "
+            "minimums for Windows prefix delegation (1.25 eks.5, 1.26 eks.4, 1.27 eks.3): "
+            "Windows pods get secondary IP addresses." % (
+                procedure.WINDOWS_PREFIX_DELEGATION_KEY, cluster.get("version"),
+                cluster.get("platform_version")),
+            "Upgrade the cluster (or wait for its platform version), or plan Windows pod "
+            "density for secondary-IP mode.", ["ConfigMap/kube-system/amazon-vpc-cni"]))
+    described = facts.get("eni_ipv4") or {}
+    if windows_prefixes and prefixes_supported is not False:
+        not_nitro = [n for n in windows
+                     if procedure.is_nitro(n["instance_type"], described.get(n["instance_type"])) is False]
+        if not_nitro:
+            findings.append(finding(
+                "windows_prefix_delegation_not_nitro",
+                "%s: %s. Windows prefix delegation works on Nitro instances only; these nodes "
+                "stay in secondary-IP mode (IPv4 addresses per ENI - 1 pods)." % (
+                    _plural(len(not_nitro), "Windows node"), _listing(
+                        "%s (%s)" % (n["name"], n["instance_type"]) for n in not_nitro)),
+                "Move Windows workloads that need the pod density to Nitro instance types "
+                "(for example m5, c5, r5 or newer).", ["Node/%s" % n["name"] for n in not_nitro]))
+
     over = []
     for node in windows:
-        per_eni = eni.get(node["instance_type"])
-        if per_eni is None or node["pod_capacity"] is None:
+        instance = described.get(node["instance_type"])
+        if instance is None or node["pod_capacity"] is None:
             continue
-        limit = procedure.windows_max_pods(per_eni)
+        prefix_mode = (windows_prefixes and prefixes_supported is not False
+                       and procedure.controller_knows(node["instance_type"]) is not False
+                       and procedure.is_nitro(node["instance_type"], instance))
+        mode_name = procedure.MODE_PREFIX_DELEGATION if prefix_mode else procedure.MODE_SECONDARY_IP
+        # the node's pod capacity is its kubelet max-pods: the cap of prefix-delegation mode
+        limit = procedure.windows_max_pods(instance["ipv4_per_interface"], mode_name,
+                                           kubelet_max_pods=node["pod_capacity"])
         if node["pod_capacity"] > limit:
-            over.append((node, limit))
+            over.append((node, limit, mode_name))
     if over:
         findings.append(finding(
-            "max_pods_exceeds_eni", "warning",
-            "Windows nodes advertise more pods than one ENI can address",
-            "%s: %s. A Windows node uses one network interface: its pods are limited to that "
-            "interface's IPv4 addresses minus one; pods beyond that stay in ContainerCreating."
+            "max_pods_exceeds_eni",
+            "%s: %s. A Windows node uses one network interface: in secondary-IP mode its pods "
+            "are limited to that interface's IPv4 addresses minus one, with Windows prefix "
+            "delegation to (IPv4 slots - 1) x 16; pods beyond that stay in ContainerCreating."
             % (_plural(len(over), "node"), _listing(
-                "%s (%s: capacity %d, at most %d)" % (n["name"], n["instance_type"],
-                                                      n["pod_capacity"], limit)
-                for n, limit in over)),
+                "%s (%s, %s: capacity %d, at most %d)" % (
+                    n["name"], n["instance_type"], mode_name.replace("_", "-"),
+                    n["pod_capacity"], limit)
+                for n, limit, mode_name in over)),
             "Set the kubelet's --max-pods on these nodes to the limit shown (bootstrap "
             "argument of the Windows node group).",
-            ["Node/%s" % n["name"] for n, _limit in over]))
+            ["Node/%s" % n["name"] for n, _limit, _mode in over]))
     managed = set()
+    ami_types = set()
     for group in facts.get("nodegroups") or []:
         if (group.get("amiType") or "").startswith(procedure.WINDOWS_AMI_TYPE_PREFIX):
             managed.add("Nodegroup/%s" % group["nodegroupName"])
+            ami_types.add(group["amiType"])
     for node in windows:
         if node.get("nodegroup"):
             managed.add("Nodegroup/%s" % node["nodegroup"])
     if managed:
         findings.append(finding(
-            "windows_managed_node_group", "info", "Windows managed node groups",
-            "%s: %s. The seed's era allowed only self-managed Windows nodes; EKS has since added "
-            "managed Windows node groups." % (_plural(len(managed), "managed node group"),
-                                              _listing(sorted(managed))),
-            "Nothing to do, unless your EKS version predates managed Windows node groups.",
-            sorted(managed)))
+            "windows_managed_node_group",
+            "%s: %s%s. EKS supports managed Windows node groups since 2022-12 (AMI types "
+            "WINDOWS_CORE/WINDOWS_FULL for Windows Server 2019, 2022 and 2025); the 2021 "
+            "edition allowed only self-managed Windows nodes." % (
+                _plural(len(managed), "managed node group"), _listing(sorted(managed)),
+                " (%s)" % ", ".join(sorted(ami_types)) if ami_types else ""),
+            "Nothing to do.", sorted(managed)))
 
     # --- considerations 5, 6, 7: networking features Windows nodes cannot use ---
     where = "the cluster has %s" % _plural(len(windows), "Windows node") if windows else \
         "no Windows node yet"
     if sgp:
         findings.append(finding(
-            "security_groups_for_pods", "warning" if windows else "info",
-            "Security groups for pods cannot be used with Windows pods",
+            "security_groups_for_pods",
             "aws-node has %s=true (%s). SecurityGroupPolicies do not apply to pods on "
             "Windows nodes." % (procedure.SECURITY_GROUPS_FOR_PODS_ENV, where),
             "Do not rely on security groups for pods for Windows workloads; use the node "
-            "security groups for them.", ["DaemonSet/kube-system/aws-node"]))
-    for on, finding_id, title, env_name, remedy in (
-            (custom_networking, "custom_networking", "Custom networking cannot be used with Windows nodes",
-             procedure.CUSTOM_NETWORKING_ENV, "Run Windows nodes in a cluster without custom networking, or turn it off."),
-            (prefixes, "prefix_delegation", "IP prefix delegation cannot be used with Windows nodes",
-             procedure.PREFIX_DELEGATION_ENV, "Turn prefix delegation off before adding Windows nodes.")):
-        if on:
-            findings.append(finding(
-                finding_id, "error" if windows else "warning", title,
-                "aws-node has %s=true (%s)." % (env_name, where), remedy,
-                ["DaemonSet/kube-system/aws-node"]))
+            "security groups for them.", ["DaemonSet/kube-system/aws-node"],
+            severity="warning" if windows else "info"))
+    if custom_networking:
+        findings.append(finding(
+            "custom_networking",
+            "aws-node has %s=true (%s)." % (procedure.CUSTOM_NETWORKING_ENV, where),
+            "Run Windows nodes in a cluster without custom networking, or turn it off.",
+            ["DaemonSet/kube-system/aws-node"], severity="error" if windows else "warning"))
+    if prefixes:
+        findings.append(finding(
+            "linux_prefix_delegation",
+            "aws-node has %s=true: Linux nodes get IP prefixes. Linux and Windows prefix "
+            "delegation coexist; Windows nodes have their own setting (ConfigMap "
+            "amazon-vpc-cni key %s, now %s)." % (
+                procedure.PREFIX_DELEGATION_ENV, procedure.WINDOWS_PREFIX_DELEGATION_KEY,
+                "\"true\"" if windows_prefixes else "off"),
+            "Nothing to do for Windows.", ["DaemonSet/kube-system/aws-node"]))
     if ipv6:
         findings.append(finding(
-            "ipv6_cluster", "error", "IPv6 clusters cannot have Windows nodes",
-            "DescribeCluster says ipFamily ipv6; IPv6 needs IP prefixes, which Windows nodes "
-            "cannot use.", "Run Windows workloads in an IPv4 cluster."))
+            "ipv6_cluster",
+            "DescribeCluster says ipFamily ipv6; IPv6 is still for Linux nodes only: Windows "
+            "nodes cannot join an IPv6 cluster.", "Run Windows workloads in an IPv4 cluster."))
 
     # --- consideration 2 and 9: pods on Windows ---
     pods = _live_pods(facts.get("pods") or [])
@@ -236,40 +317,54 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     host_network = []
     for obj in all_workloads:
         spec = workloads.pod_spec_of(obj)
-        if spec.get("hostNetwork") and workloads.targets_windows(spec):
+        if spec.get("hostNetwork") and workloads.targets_windows(spec) and not workloads.is_host_process(spec):
             host_network.append(workloads.workload_ref(obj))
     for pod in pods:
         owned = (pod.get("metadata") or {}).get("ownerReferences")
-        if not owned and (pod.get("spec") or {}).get("hostNetwork") and workloads.is_windows_pod(pod, windows_names):
+        spec = pod.get("spec") or {}
+        if not owned and spec.get("hostNetwork") and not workloads.is_host_process(spec) \
+                and workloads.is_windows_pod(pod, windows_names):
             host_network.append(workloads.workload_ref(pod))
     if host_network:
         findings.append(finding(
-            "windows_host_network", "error", "Windows pods with host networking",
-            "%s: %s. hostNetwork is not supported for Windows pods."
+            "windows_host_network",
+            "%s: %s. On Windows, host networking works only for HostProcess pods "
+            "(securityContext.windowsOptions.hostProcess: true)."
             % (_plural(len(host_network), "workload"), _listing(host_network)),
-            "Remove hostNetwork: true from these Windows pod templates.", host_network))
+            "Make these pods HostProcess pods, or remove hostNetwork: true from their "
+            "templates.", host_network))
     windows_pods = [p for p in pods if workloads.is_windows_pod(p, windows_names)]
+    old_nodes = set(n["name"] for n in windows
+                    if procedure.loadbalancer_old_windows_build(n.get("kernel_version")))
     crowded = []
     for service in facts.get("services") or []:
         spec = service.get("spec") or {}
         if spec.get("type") != "LoadBalancer":
             continue
         namespace = service["metadata"].get("namespace")
-        count = sum(1 for p in windows_pods
+        selected = [p for p in windows_pods
                     if p["metadata"].get("namespace") == namespace
-                    and _selects(spec.get("selector"), p["metadata"].get("labels")))
-        if count > procedure.LOADBALANCER_WINDOWS_POD_LIMIT:
-            crowded.append(("Service/%s/%s" % (namespace, service["metadata"]["name"]), count))
+                    and _selects(spec.get("selector"), p["metadata"].get("labels"))]
+        old = any((p.get("spec") or {}).get("nodeName") in old_nodes for p in selected)
+        limit = procedure.LOADBALANCER_OLD_WINDOWS_POD_LIMIT if old else procedure.LOADBALANCER_WINDOWS_POD_LIMIT
+        if len(selected) > limit:
+            crowded.append(("Service/%s/%s" % (namespace, service["metadata"]["name"]),
+                            len(selected), limit, old))
     if crowded:
         findings.append(finding(
-            "loadbalancer_windows_pods_over_64", "error",
-            "LoadBalancer Services with more than %d Windows pods"
-            % procedure.LOADBALANCER_WINDOWS_POD_LIMIT,
-            "%s. A Service of type LoadBalancer supports at most %d Windows back-end pods." % (
-                _listing("%s selects %d Windows pods" % c for c in crowded),
-                procedure.LOADBALANCER_WINDOWS_POD_LIMIT),
-            "Split the back end across several Services (or scale down to %d pods each)."
-            % procedure.LOADBALANCER_WINDOWS_POD_LIMIT, [c[0] for c in crowded]))
+            "loadbalancer_windows_pods_over_limit",
+            "%s. A Service of type LoadBalancer supports at most %d Windows back-end pods, and "
+            "%d when one of them runs on a Windows build older than %s." % (
+                _listing("%s selects %d Windows pods (limit %d%s)" % (
+                    ref, count, limit, ", a pod on an older build" if old else "")
+                    for ref, count, limit, old in crowded),
+                procedure.LOADBALANCER_WINDOWS_POD_LIMIT,
+                procedure.LOADBALANCER_OLD_WINDOWS_POD_LIMIT,
+                ".".join(str(n) for n in procedure.LOADBALANCER_LIMIT_BUILD)),
+            "Split the back end across several Services, or update the Windows nodes of older "
+            "builds (the 64-pod limit is gone from %s)."
+            % ".".join(str(n) for n in procedure.LOADBALANCER_LIMIT_BUILD),
+            [c[0] for c in crowded]))
 
     # --- section 8: OS selectors in a mixed cluster ---
     counts = {"linux": len(linux), "windows": len(windows)}
@@ -278,8 +373,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
         lacking = [workloads.workload_ref(o) for o in all_workloads if workloads.lacks_os_selector(o)]
         if lacking:
             findings.append(finding(
-                "workload_without_os_selector", "warning",
-                "Workloads without an OS node selector in a mixed cluster",
+                "workload_without_os_selector",
                 "%s: %s. In a cluster with Linux and Windows nodes, pods must select their "
                 "operating system." % (_plural(len(lacking), "workload"), _listing(lacking)),
                 "Add nodeSelector kubernetes.io/os: linux (or windows) to their pod templates; "
@@ -288,8 +382,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
                      if workloads.os_constraint(workloads.pod_spec_of(o)) == {"os": "windows", "via": "affinity"}]
     if affinity_only:
         findings.append(finding(
-            "windows_affinity_without_selector", "warning",
-            "Windows workloads pinned by node affinity only",
+            "windows_affinity_without_selector",
             "%s: %s. The control-plane webhook only reads the nodeSelector, so these pods get no "
             "IPv4 address resource." % (_plural(len(affinity_only), "workload"),
                                         _listing(affinity_only)),
@@ -301,50 +394,48 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     addon = facts.get("cni_addon")
     if addon and not addon_sets_windows_ipam(addon):
         findings.append(finding(
-            "cni_addon_drift", drift_severity,
-            "The VPC CNI managed add-on can reset enable-windows-ipam",
+            "cni_addon_drift",
             "The EKS add-on %s (%s) ships ConfigMap amazon-vpc-cni with enable-windows-ipam "
             "\"false\"; an add-on update can reset it or fail with ConfigurationConflict."
             % (procedure.VPC_CNI_ADDON, addon.get("addonVersion")),
             "Set the add-on's configuration values to {\"%s\": \"true\"} "
             "(eks:UpdateAddon --configuration-values)." % procedure.VPC_CNI_ADDON_WINDOWS_KEY,
-            ["Addon/%s" % procedure.VPC_CNI_ADDON]))
+            ["Addon/%s" % procedure.VPC_CNI_ADDON], severity=drift_severity))
     annotations = (configmap or {}).get("annotations") or {}
     release = annotations.get(procedure.HELM_RELEASE_ANNOTATION)
     if release:
         findings.append(finding(
-            "cni_helm_drift", drift_severity,
-            "A Helm release owns ConfigMap amazon-vpc-cni",
+            "cni_helm_drift",
             "Helm release %s/%s manages the ConfigMap; the aws-vpc-cni chart ships "
             "enable-windows-ipam \"false\" unless its values say otherwise, and a helm upgrade "
             "rewrites it." % (annotations.get(procedure.HELM_NAMESPACE_ANNOTATION, "?"), release),
             "Set enableWindowsIpam: true in the release's values so upgrades keep it.",
-            ["ConfigMap/kube-system/amazon-vpc-cni"]))
+            ["ConfigMap/kube-system/amazon-vpc-cni"], severity=drift_severity))
 
     # --- legacy support and its certificate (sections 5, 7) ---
     flavours = procedure.legacy_flavours(legacy_objects)
     if legacy_present:
         findings.append(finding(
-            "legacy_support_present", "warning" if mode == "control_plane" else "info",
-            "Legacy (data-plane) Windows support is installed",
+            "legacy_support_present",
             "%s of legacy support (%s) are on the cluster." % (
                 _plural(len(legacy_objects), "object"), ", ".join(flavours) or "shared objects"),
             "Migrate: playbook migrate_to_control_plane removes them and enables control-plane "
             "support." if mode == "control_plane" else
             "Keep the webhook certificate renewed (role cert_renew) until the cluster qualifies "
             "for control-plane support.",
-            [legacy.legacy_ref(o) for o in legacy_objects]))
+            [legacy.legacy_ref(o) for o in legacy_objects],
+            severity="warning" if mode == "control_plane" else "info"))
     certificate = facts.get("webhook_certificate")
     if certificate and certificate.get("days_left") is not None:
         if certificate["expired"]:
             findings.append(finding(
-                "webhook_certificate_expired", "error", "The VPC admission webhook certificate has expired",
+                "webhook_certificate_expired",
                 "It expired on %s: new Windows pods get no IP address." % certificate["not_after"],
                 "Renew it now (role cert_renew), then delete Windows pods stuck in "
                 "ContainerCreating.", ["Secret/kube-system/%s" % procedure.LEGACY_SHARED["secret"]]))
         elif certificate["days_left"] < warning_days:
             findings.append(finding(
-                "webhook_certificate_expiring", "warning", "The VPC admission webhook certificate expires soon",
+                "webhook_certificate_expiring",
                 "It expires on %s, in %s." % (certificate["not_after"],
                                               _plural(certificate["days_left"], "day")),
                 "Renew it (role cert_renew).",
@@ -352,7 +443,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
 
     if incomplete:
         findings.append(finding(
-            "assessment_incomplete", "warning", "Parts of the assessment could not be read",
+            "assessment_incomplete",
             "; ".join(incomplete), "Grant the read permissions named above and assess again."))
 
     findings.sort(key=lambda f: (SEVERITIES.index(f["severity"]), f["id"]))
@@ -361,6 +452,8 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     gate_facts = {"cluster": cluster, "support": facts["support"],
                   "role_exists": facts.get("role_exists"), "linux_nodes": len(linux),
                   "fargate_coredns": fargate_coredns,
+                  "standard_nodes": facts.get("standard_nodes"),
+                  "node_compute_types": facts.get("node_compute_types") or [],
                   "legacy_controller": facts.get("legacy_controller", any(
                       o["kind"] == "Deployment" and o["name"] == procedure.LEGACY_CONTROLLER
                       for o in legacy_objects))}

@@ -127,6 +127,9 @@ def cluster_facts(cluster, region):
         "role_arn": cluster.get("roleArn"),
         "ip_family": network.get("ipFamily", "ipv4"),
         "tags": cluster.get("tags") or {},
+        # compute Windows cannot run on (gates.py): EKS Auto Mode and Hybrid Nodes
+        "auto_mode": bool((cluster.get("computeConfig") or {}).get("enabled")),
+        "hybrid_nodes": bool((cluster.get("remoteNetworkConfig") or {}).get("remoteNodeNetworks")),
     }
 
 

@@ -12,21 +12,63 @@ reports the same lists as its preflight verdicts. Pure: the facts come from read
 (procedure.control_plane_support, or a dict with ``error``), ``role_exists`` (True, False or None
 when IAM could not be read), ``linux_nodes`` (count of Linux nodes that are not Fargate),
 ``fargate_coredns`` (True, False, or None when the Fargate profiles could not be read; only
-needed when there is no Linux node), ``legacy_controller`` (bool).
+needed when there is no Linux node), ``legacy_controller`` (bool), ``standard_nodes`` (count
+of nodes that are neither EKS Auto Mode, Hybrid Nodes nor Fargate nodes; absent or None when not
+read, and then the Auto Mode/Hybrid Nodes blocker is not judged).
+
+Each blocker id has its entry in procedure.RULES, with the source of its rule.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.eksops.windows.plugins.module_utils import procedure
 from ansible_collections.eksops.windows.plugins.module_utils.errors import BlockedError
 
 # Blocker ids and what the gate says. Each blocker says what to do.
 LEGACY_CONTROLLER_PRESENT = "legacy_controller_present"
+AUTO_OR_HYBRID_COMPUTE_ONLY = "auto_or_hybrid_compute_only"
 
 
 def _blocker(blocker_id, message):
+    procedure.rule(blocker_id)  # every blocker has its rule, with its source
     return {"id": blocker_id, "message": message}
+
+
+def _version_words(reason):
+    """The version table's verdict, and that EKS no longer offers such versions (every version
+    of the table, 1.21 and older, is past its support today)."""
+    return ("%s (EKS no longer offers Kubernetes 1.21 or older; the legacy procedures still work "
+            "on such clusters)" % reason)
+
+
+def compute_kinds(cluster, node_compute_types=()):
+    """The compute of a cluster that cannot run Windows: `auto` (DescribeCluster computeConfig
+    enabled, or nodes labelled compute-type auto) and `hybrid` (remoteNetworkConfig, or nodes
+    labelled compute-type hybrid), sorted."""
+    kinds = set()
+    if cluster.get("auto_mode") or procedure.AUTO_MODE_COMPUTE_TYPE in node_compute_types:
+        kinds.add(procedure.AUTO_MODE_COMPUTE_TYPE)
+    if cluster.get("hybrid_nodes") or procedure.HYBRID_COMPUTE_TYPE in node_compute_types:
+        kinds.add(procedure.HYBRID_COMPUTE_TYPE)
+    return sorted(kinds)
+
+
+def compute_blocker(facts):
+    """The blocker of a cluster whose only compute is EKS Auto Mode or Hybrid Nodes (or Fargate,
+    which runs no Windows either): no node could run Windows pods."""
+    standard = facts.get("standard_nodes")
+    if standard is None or standard:
+        return []
+    kinds = compute_kinds(facts["cluster"], facts.get("node_compute_types") or ())
+    if not kinds:
+        return []
+    words = {"auto": "EKS Auto Mode", "hybrid": "EKS Hybrid Nodes"}
+    return [_blocker(AUTO_OR_HYBRID_COMPUTE_ONLY, (
+        "the cluster's only compute is %s, and Windows nodes can run on neither: add a managed "
+        "or self-managed node group (Linux for the system pods, Windows for the Windows pods) "
+        "before enabling Windows support" % " and ".join(words[k] for k in kinds)))]
 
 
 def _version(facts):
@@ -45,7 +87,8 @@ def control_plane(facts):
                                  "cluster: %s" % reason))
     elif not supported:
         blockers.append(_blocker("version_below_table", "%s; use role "
-                                 "eksops.windows.legacy_install for legacy support" % reason))
+                                 "eksops.windows.legacy_install for legacy support"
+                                 % _version_words(reason)))
     if facts.get("role_exists") is False:
         blockers.append(_blocker(
             "cluster_role_missing", "the cluster IAM role %s does not exist: recreate it or fix "
@@ -66,6 +109,7 @@ def control_plane(facts):
         blockers.append(_blocker(
             "ipv6_cluster", "IPv6 cluster: Windows nodes cannot join it (run Windows workloads "
             "in an IPv4 cluster)"))
+    blockers += compute_blocker(facts)
     if facts.get("legacy_controller"):
         blockers.append(_blocker(
             LEGACY_CONTROLLER_PRESENT, "legacy Windows support is still installed (Deployment "
@@ -94,6 +138,7 @@ def legacy(facts):
         blockers.append(_blocker(
             "ipv6_cluster", "IPv6 cluster: Windows nodes cannot join it (run Windows workloads "
             "in an IPv4 cluster)"))
+    blockers += compute_blocker(facts)
     return blockers
 
 

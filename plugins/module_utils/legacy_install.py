@@ -193,8 +193,10 @@ def merge_patch(obj, wanted):
 
 def gate_facts(reads):
     """What gates.legacy needs, read once (the nodes are listed once per process)."""
-    return {"cluster": reads.cluster, "support": support_of(reads.cluster),
-            "linux_nodes": len(reads.linux_nodes())}
+    facts = {"cluster": reads.cluster, "support": support_of(reads.cluster),
+             "linux_nodes": len(reads.linux_nodes())}
+    facts.update(reads.compute_facts())
+    return facts
 
 
 CERTIFICATE_KEYS = ("issued", "renewal_reason", "certificate", "previous", "service_name", "csr",

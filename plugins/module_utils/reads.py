@@ -55,7 +55,16 @@ def node_summary(node):
                      for c in status.get("conditions") or []),
         "pod_capacity": int(capacity["pods"]) if "pods" in capacity else None,
         "kernel_version": (status.get("nodeInfo") or {}).get("kernelVersion"),
+        "compute_type": labels.get(procedure.FARGATE_COMPUTE_LABEL),
     }
+
+
+def is_standard_node(summary):
+    """A node of EC2 compute that could run Windows or the system pods: not an EKS Auto Mode,
+    Hybrid Nodes or Fargate node (label eks.amazonaws.com/compute-type)."""
+    return summary.get("compute_type") not in (procedure.AUTO_MODE_COMPUTE_TYPE,
+                                               procedure.HYBRID_COMPUTE_TYPE,
+                                               procedure.FARGATE_COMPUTE_TYPE)
 
 
 class ClusterReads(object):
@@ -102,6 +111,15 @@ class ClusterReads(object):
 
     def windows_nodes(self):
         return [n for n in self.node_summaries() if n["os"] == "windows"]
+
+    def compute_facts(self):
+        """What the gates need to tell an EKS Auto Mode-only or Hybrid Nodes-only cluster:
+        ``standard_nodes`` (count, is_standard_node) and ``node_compute_types`` (the
+        compute-type labels of the nodes)."""
+        summaries = self.node_summaries()
+        return {"standard_nodes": sum(1 for n in summaries if is_standard_node(n)),
+                "node_compute_types": sorted(set(n["compute_type"] for n in summaries
+                                                 if n.get("compute_type")))}
 
     def workloads(self):
         return self._once("workloads", lambda: workloads.list_workloads(self.clients.kube))
@@ -248,7 +266,9 @@ class ClusterReads(object):
         return self._once("cni_addon", read)
 
     def eni_ipv4(self, instance_types):
-        """IPv4 addresses per interface of each instance type (DescribeInstanceTypes, 100 a call)."""
+        """What DescribeInstanceTypes (100 a call) says of each instance type:
+        ``{type: {"ipv4_per_interface": int, "hypervisor": "nitro"|"xen"|None, "bare_metal": bool}}``
+        (bare-metal types have no hypervisor)."""
         wanted = sorted(set(t for t in instance_types if t))
         if not wanted:
             return {}
@@ -258,7 +278,10 @@ class ClusterReads(object):
             page = self.aws("ec2:DescribeInstanceTypes", ec2.describe_instance_types,
                             InstanceTypes=wanted[start:start + 100])
             for item in (page or {}).get("InstanceTypes", []):
-                found[item["InstanceType"]] = item["NetworkInfo"]["Ipv4AddressesPerInterface"]
+                found[item["InstanceType"]] = {
+                    "ipv4_per_interface": item["NetworkInfo"]["Ipv4AddressesPerInterface"],
+                    "hypervisor": item.get("Hypervisor"),
+                    "bare_metal": item.get("BareMetal")}
         return found
 
 
@@ -288,5 +311,6 @@ def assessment_facts(reads):
     facts["pods"] = reads.windows_pods()
     # only Services that select Windows pods matter (the LoadBalancer back-end limit)
     facts["services"] = reads.services() if facts["pods"] else []
+    facts.update(reads.compute_facts())
     facts["incomplete"] = reads.incomplete
     return facts

@@ -26,7 +26,7 @@ def gate_facts(reads):
     """What the control-plane gate needs, read once: the Fargate profiles only when there is
     no Linux node (they matter only then)."""
     linux = len(reads.linux_nodes())
-    return {
+    facts = {
         "cluster": reads.cluster,
         "support": support_of(reads.cluster),
         "role_exists": reads.role()[0],
@@ -34,6 +34,8 @@ def gate_facts(reads):
         "fargate_coredns": None if linux else reads.fargate_runs_coredns(),
         "legacy_controller": reads.legacy_controller_present(),
     }
+    facts.update(reads.compute_facts())  # EKS Auto Mode-only or Hybrid Nodes-only compute
+    return facts
 
 
 def support_of(cluster):

@@ -105,6 +105,20 @@ def targets_windows(pod_spec):
     return wanted == "windows" or (isinstance(wanted, list) and wanted == ["windows"])
 
 
+def _host_process(security_context):
+    return ((security_context or {}).get("windowsOptions") or {}).get("hostProcess") is True
+
+
+def is_host_process(pod_spec):
+    """A Windows HostProcess pod (spec): securityContext.windowsOptions.hostProcess true at pod
+    level, or on every container (init containers included). Such pods run in the host's
+    network namespace: hostNetwork is what they need, not an error."""
+    if _host_process(pod_spec.get("securityContext")):
+        return True
+    containers = list(pod_spec.get("containers") or []) + list(pod_spec.get("initContainers") or [])
+    return bool(containers) and all(_host_process(c.get("securityContext")) for c in containers)
+
+
 def is_windows_pod(pod, windows_node_names):
     """A Windows pod: one scheduled on a Windows node, or (not scheduled yet) one whose spec
     asks for Windows. The node wins: a pod on a Windows node is a Windows pod whatever its

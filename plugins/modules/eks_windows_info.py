@@ -138,6 +138,14 @@ cluster:
       description: Cluster tags.
       type: dict
       sample: {team: platform}
+    auto_mode:
+      description: Whether EKS Auto Mode compute is on (DescribeCluster C(computeConfig.enabled)).
+      type: bool
+      sample: false
+    hybrid_nodes:
+      description: Whether the cluster has remote node networks for EKS Hybrid Nodes (DescribeCluster C(remoteNetworkConfig)).
+      type: bool
+      sample: false
 support:
   description: What the version table says about control-plane Windows support.
   returned: always
@@ -288,23 +296,39 @@ findings:
     id:
       description: Stable identifier of the finding (see the collection's docs/modules/eks_windows_info.md).
       type: str
-      sample: unsupported_instance_type
+      sample: windows_host_network
     severity:
-      description: C(error), C(warning) or C(info).
+      description:
+        - C(error) (Windows pods cannot work, or the procedure must not run), C(warning) (a risk
+          to act on) or C(info) (context).
       type: str
       sample: error
     title:
       description: What the finding is about.
       type: str
-      sample: Windows nodes on instance types not supported for Windows
+      sample: Windows pods with host networking that are not HostProcess pods
     detail:
       description: What was seen on this cluster.
       type: str
-      sample: "1 Windows node: win-1 (c4.large). ..."
+      sample: "1 workload: DaemonSet/shop/agent. ..."
     remedy:
       description: What to do.
       type: str
-      sample: Replace them with nodes of a supported instance type (for example m5, c5 or r5).
+      sample: Make these pods HostProcess pods, or remove hostNetwork true from their templates.
+    source:
+      description: Where the finding's rule comes from (an edition of the EKS user guide, or an upstream file).
+      type: str
+      sample: "EKS user guide today: awsdocs/amazon-eks-user-guide latest/ug/clusters/windows-support.adoc ..."
+    edition:
+      description:
+        - C(2021) (the 2021 edition of the guide), C(today) (today's guide), C(upstream) (an AWS
+          project's file) or C(collection) (the collection's own check).
+      type: str
+      sample: today
+    changed:
+      description: When the rule changed from the 2021 edition (C(YYYY-MM)); null when it did not or no date is known.
+      type: str
+      sample: "2022-06"
     objects:
       description: The objects concerned, as C(Kind/namespace/name) or C(Kind/name).
       type: list
@@ -354,7 +378,7 @@ def run(module):
         support=dict((k, v) for k, v in support.items() if k != "error"),
         server_version={"git_version": version.get("gitVersion"), "major": version.get("major"),
                         "minor": version.get("minor")},
-        nodes=[dict((k, v) for k, v in n.items() if k not in ("linux", "kernel_version")) for n in nodes],
+        nodes=[dict((k, v) for k, v in n.items() if k not in ("linux", "kernel_version", "compute_type")) for n in nodes],
         node_counts=counts,
         auth_method=module.auth_method,
     )

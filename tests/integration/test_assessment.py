@@ -14,14 +14,18 @@ from eksopslab.testing import WRITE_VERBS, running_lab, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "assess.yml")
 CLUSTERS = ("fleet-ready", "fleet-nodes", "fleet-cni", "fleet-ipv6", "fleet-legacy-soon",
-            "fleet-legacy-expired", "fleet-odd-platform")
+            "fleet-legacy-expired", "fleet-odd-platform", "fleet-today", "fleet-auto")
+# Clusters as EKS runs them today (1.31, Linux and Windows prefix delegation, a managed Windows
+# node group on Windows Server 2022, 100 Windows pods behind a LoadBalancer): no error finding.
+TODAY = ("fleet-ready", "fleet-today")
 
 
 # (cluster, finding id, severity, objects): every finding the fleet scenario was built to show.
 EXPECTED = [
-    ("fleet-nodes", "unsupported_instance_type", "error", ["Node/fn-c4", "Node/fn-m6a"]),
+    ("fleet-nodes", "historic_unsupported_instance_type", "info", ["Node/fn-c4", "Node/fn-m6a"]),
     ("fleet-nodes", "windows_host_network", "error", ["DaemonSet/shop/win-agent"]),
-    ("fleet-nodes", "loadbalancer_windows_pods_over_64", "error", ["Service/shop/web"]),
+    # 65 pods on fn-c4, a build before 10.0.17763.2746: the limit of that Service is 64
+    ("fleet-nodes", "loadbalancer_windows_pods_over_limit", "error", ["Service/shop/web"]),
     ("fleet-nodes", "max_pods_exceeds_eni", "warning", ["Node/fn-maxpods"]),
     ("fleet-nodes", "workload_without_os_selector", "warning", ["Deployment/shop/cart"]),
     ("fleet-nodes", "windows_affinity_without_selector", "warning",
@@ -30,7 +34,7 @@ EXPECTED = [
     ("fleet-cni", "single_linux_node", "warning", ["Node/fc-lin-1"]),
     ("fleet-cni", "security_groups_for_pods", "warning", ["DaemonSet/kube-system/aws-node"]),
     ("fleet-cni", "custom_networking", "error", ["DaemonSet/kube-system/aws-node"]),
-    ("fleet-cni", "prefix_delegation", "error", ["DaemonSet/kube-system/aws-node"]),
+    ("fleet-cni", "linux_prefix_delegation", "info", ["DaemonSet/kube-system/aws-node"]),
     ("fleet-cni", "cni_addon_drift", "warning", ["Addon/vpc-cni"]),
     ("fleet-ipv6", "ipv6_cluster", "error", []),
     ("fleet-ipv6", "cni_helm_drift", "warning", ["ConfigMap/kube-system/amazon-vpc-cni"]),
@@ -46,6 +50,9 @@ EXPECTED = [
     ("fleet-legacy-expired", "version_below_table", "warning", []),
     ("fleet-legacy-expired", "legacy_support_present", "info", None),
     ("fleet-odd-platform", "version_not_assessable", "warning", []),
+    ("fleet-today", "linux_prefix_delegation", "info", ["DaemonSet/kube-system/aws-node"]),
+    ("fleet-today", "windows_managed_node_group", "info", ["Nodegroup/win-2022"]),
+    ("fleet-auto", "auto_or_hybrid_compute_only", "error", []),
 ]
 
 
@@ -59,7 +66,8 @@ def fleet_lab(tmp_path_factory):
     with running_lab(str(tmp_path_factory.mktemp("fleet")), "fleet.yml") as handle:
         # the controller manager creates the 65 Windows pods of shop/web in bursts
         deadline = time.monotonic() + 60
-        while len(pods_of(handle, "fleet-nodes", "shop", "web")) < 65:
+        while len(pods_of(handle, "fleet-nodes", "shop", "web")) < 65 or \
+                len(pods_of(handle, "fleet-today", "web", "iis")) < 100:
             assert time.monotonic() < deadline, "the ReplicaSet controller made too few pods"
             time.sleep(0.5)
         yield handle
@@ -91,6 +99,30 @@ def test_every_finding_where_the_fleet_has_it(assessed, cluster, finding_id, sev
     assert found[0]["title"] and found[0]["detail"] and found[0]["remedy"]
     if objects is not None:
         assert found[0]["objects"] == objects
+    # every finding says where its rule comes from
+    assert found[0]["source"] and found[0]["edition"] in ("2021", "today", "upstream", "collection")
+
+
+def test_clusters_of_today_have_no_error_finding(assessed):
+    results, _requests, _aws = assessed
+    for cluster in TODAY:
+        errors = [f["id"] for f in results[cluster]["findings"] if f["severity"] == "error"]
+        assert errors == [], cluster
+        assert results[cluster]["finding_counts"]["error"] == 0, cluster
+        assert results[cluster]["preflight"]["control_plane"]["allowed"] is True, cluster
+    today = results["fleet-today"]
+    assert today["mode"] == "control_plane" and today["state"]["windows_support"] == "enabled"
+    # the 100 IIS pods are counted against 1024, the Windows Server 2022 node's limit
+    assert "loadbalancer_windows_pods_over_limit" not in ids(today)
+    assert "max_pods_exceeds_eni" not in ids(today)  # 110 pods: prefix delegation on Nitro
+
+
+def test_the_pod_limit_of_a_service_follows_the_build_of_its_nodes(assessed):
+    results, _requests, _aws = assessed
+    found = [f for f in results["fleet-nodes"]["findings"] if f["id"] == "loadbalancer_windows_pods_over_limit"]
+    assert "selects 65 Windows pods (limit 64, a pod on an older build)" in found[0]["detail"]
+    historic = [f for f in results["fleet-nodes"]["findings"] if f["id"] == "historic_unsupported_instance_type"]
+    assert historic[0]["changed"] == "2022-06" and "2021" in historic[0]["source"]
 
 
 def test_no_finding_anywhere_else(assessed):
@@ -128,7 +160,8 @@ def test_mode_follows_the_version_table(assessed):
         "fleet-ready": "control_plane", "fleet-nodes": "control_plane",
         "fleet-cni": "control_plane", "fleet-ipv6": "control_plane",
         "fleet-legacy-soon": "legacy", "fleet-legacy-expired": "legacy",
-        "fleet-odd-platform": "not_assessable"}
+        "fleet-odd-platform": "not_assessable", "fleet-today": "control_plane",
+        "fleet-auto": "control_plane"}
     assert "eks.7" in results["fleet-legacy-soon"]["mode_reason"]
     assert "eks.custom" in results["fleet-odd-platform"]["mode_reason"]
 
@@ -164,7 +197,8 @@ def test_state_matches_the_clusters(lab, assessed):
     assert supports == {
         "fleet-ready": "enabled", "fleet-nodes": "disabled", "fleet-cni": "disabled",
         "fleet-ipv6": "enabled", "fleet-legacy-soon": "legacy",
-        "fleet-legacy-expired": "legacy", "fleet-odd-platform": "disabled"}
+        "fleet-legacy-expired": "legacy", "fleet-odd-platform": "disabled",
+        "fleet-today": "enabled", "fleet-auto": "disabled"}
     assert results["fleet-legacy-soon"]["state"]["legacy"]["flavours"] == ["script"]
     assert results["fleet-legacy-expired"]["state"]["legacy"]["flavours"] == ["eksctl"]
     assert "Deployment/kube-system/vpc-admission-webhook" in \
@@ -194,7 +228,13 @@ def test_prerequisites_and_preflight(assessed):
     assert pre == {
         "fleet-ready": (True, False), "fleet-nodes": (True, False), "fleet-cni": (True, False),
         "fleet-ipv6": (False, False), "fleet-legacy-soon": (False, True),
-        "fleet-legacy-expired": (False, False), "fleet-odd-platform": (False, False)}
+        "fleet-legacy-expired": (False, False), "fleet-odd-platform": (False, False),
+        "fleet-today": (True, False), "fleet-auto": (False, False)}
+    auto = results["fleet-auto"]["preflight"]
+    assert auto["control_plane"]["blocker_ids"] == ["auto_or_hybrid_compute_only"]
+    assert "control_plane_possible" in auto["legacy"]["blocker_ids"]
+    assert "auto_or_hybrid_compute_only" in auto["legacy"]["blocker_ids"]
+    assert "EKS Auto Mode and EKS Hybrid Nodes" in auto["control_plane"]["blockers"][0]
     ipv6 = results["fleet-ipv6"]
     assert ipv6["prerequisites"]["linux_nodes"] == 0
     assert ipv6["prerequisites"]["fargate_coredns"] is True
@@ -243,12 +283,13 @@ def test_warning_days_moves_the_expiry_threshold(lab):
 
 def test_enable_refuses_what_the_assessment_rejects_and_nothing_is_written(lab):
     """The module's gate refuses exactly what the assessment's verdict rejects (one function)."""
-    hosts = ("fleet-ipv6", "fleet-legacy-expired", "fleet-cni")
+    hosts = ("fleet-ipv6", "fleet-legacy-expired", "fleet-cni", "fleet-auto")
     before = {n: len(lab.requests(n)) for n in hosts}
     rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", ",".join(hosts), check=True)
     assert rc != 0
     results = task_results(parsed, "Enable control-plane Windows support")
     assert "IPv6" in results["fleet-ipv6"]["msg"]
+    assert "Windows nodes can run on neither" in results["fleet-auto"]["msg"]
     msg = results["fleet-legacy-expired"]["msg"]
     for words in ("below the minimum platform version eks.9", "cluster IAM role", "does not exist",
                   "no Linux node", "eksops.windows.legacy_install"):

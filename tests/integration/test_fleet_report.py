@@ -286,10 +286,15 @@ def test_json_keeps_the_assessment_as_the_module_returned_it(fleet):
         assert by_name[host] == entry, host
     found = {f["id"] for c in fleet["json"]["clusters"] for f in c["findings"]}
     # the scenario puts every finding of the assessment on some cluster, and one cluster has none
-    assert {"unsupported_instance_type", "windows_host_network", "webhook_certificate_expired",
-            "webhook_certificate_expiring", "cluster_role_missing", "ipv6_cluster"} <= found
+    assert {"historic_unsupported_instance_type", "windows_host_network", "webhook_certificate_expired",
+            "webhook_certificate_expiring", "cluster_role_missing", "ipv6_cluster",
+            "auto_or_hybrid_compute_only"} <= found
     assert by_name["fleet-ready"]["findings"] == []
-    assert fleet["json"]["totals"]["findings_by_id"]["unsupported_instance_type"] == ["fleet-nodes"]
+    assert fleet["json"]["totals"]["findings_by_id"]["historic_unsupported_instance_type"] == ["fleet-nodes"]
+    # every finding names the source of its rule; the clusters of today have no error
+    assert all(f["source"] for c in fleet["json"]["clusters"] for f in c["findings"])
+    assert by_name["fleet-today"]["finding_counts"]["error"] == 0
+    assert by_name["fleet-today"]["findings"] and by_name["fleet-auto"]["finding_counts"]["error"] == 1
 
 
 def test_summary_lines_and_set_stats(fleet):
@@ -363,6 +368,8 @@ def check_rows(page, document):
             assert cells[col]["text"] == str(record["finding_counts"][severity]), (name, col)
         assert [(f["id"], f["summary"]) for f in row["findings"]] == [
             (f["id"], "%s %s" % (f["severity"], f["title"])) for f in record["findings"]], name
+        for finding in record["findings"]:  # the page shows where each rule comes from
+            assert "Rule: " + finding["source"] in cells["findings"]["text"], (name, finding["id"])
         if not record["findings"]:
             assert cells["findings"]["text"] == "none", name
         certificate = state["webhook_certificate"]

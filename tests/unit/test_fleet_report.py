@@ -58,7 +58,7 @@ def record(result, host=None, **kwargs):
 # --- records -----------------------------------------------------------------------------------
 
 def test_an_assessed_result_keeps_the_assessment_as_it_is():
-    result = assessed("prod", findings=[finding("unsupported_instance_type", "error")])
+    result = assessed("prod", findings=[finding("windows_host_network", "error")])
     entry = record(result)
     assert entry["status"] == "assessed"
     assert (entry["host"], entry["name"], entry["region"]) == ("prod", "prod", "us-west-2")
@@ -151,7 +151,7 @@ def test_summary_of_an_expired_certificate_and_of_a_failed_cluster():
 
 def fleet():
     return [
-        record(assessed("zeta", findings=[finding("unsupported_instance_type", "error"),
+        record(assessed("zeta", findings=[finding("windows_host_network", "error"),
                                           finding("single_linux_node", "warning")])),
         record(assessed("alpha", version="1.19", platform="eks.7", windows_support="disabled",
                         findings=[finding("single_linux_node", "warning"), finding("ipv6_cluster", "info")])),
@@ -183,7 +183,7 @@ def test_report_totals():
         "findings": {"error": 2, "warning": 2, "info": 2},
         "clusters_with_errors": 2,
         "certificates_expired": 1,
-        "findings_by_id": {"unsupported_instance_type": ["zeta"], "single_linux_node": ["alpha", "zeta"],
+        "findings_by_id": {"windows_host_network": ["zeta"], "single_linux_node": ["alpha", "zeta"],
                            "ipv6_cluster": ["alpha"], "webhook_certificate_expired": ["legacy-1"],
                            "legacy_support_present": ["legacy-1"]},
     }
@@ -296,3 +296,14 @@ def test_the_filters_are_registered():
         "fleet_report_entry", "fleet_report_summary", "fleet_report", "fleet_report_rows", "csp_hash"}
     for name in fr.FilterModule().filters():
         assert os.path.exists(os.path.join(ROOT, "plugins", "filter", name + ".yml")), name
+
+
+def test_findings_keep_the_source_of_their_rule_into_the_rows():
+    from ansible_collections.eksops.windows.plugins.module_utils import assessment
+
+    found = assessment.finding("historic_unsupported_instance_type", "seen", "nothing", ["Node/w"])
+    document = fr.fleet_report([record(assessed("prod", findings=[found]))], generated_at="t")
+    row = fr.fleet_report_rows(document)[0]
+    assert row["findings"][0]["source"].startswith('EKS user guide "Windows support", 2021 edition')
+    assert row["findings"][0]["changed"] == "2022-06" and row["findings"][0]["edition"] == "2021"
+    assert row["info"] == 1 and row["errors"] == 0

@@ -47,12 +47,24 @@ def test_record_keeps_the_facts_and_never_the_ca():
         "status": "ACTIVE", "endpoint": "https://prod.example",
         "role_arn": "arn:aws-cn:iam::123456789012:role/prod-role", "ip_family": "ipv4",
         "tags": {"env": "prod"}, "account_id": "123456789012", "profile": "china",
+        "auto_mode": False, "hybrid_nodes": False,
     }
     assert CA not in repr(rec)
 
 
 def test_ip_family_defaults_to_ipv4_when_eks_does_not_say():
     assert record("old", kubernetesNetworkConfig={})["ip_family"] == "ipv4"
+
+
+def test_auto_mode_and_hybrid_nodes_from_describe_cluster():
+    # botocore's EKS model: computeConfig {enabled, nodePools, nodeRoleArn}, remoteNetworkConfig
+    auto = record("auto", computeConfig={"enabled": True, "nodePools": ["general-purpose", "system"],
+                                         "nodeRoleArn": "arn:aws:iam::123456789012:role/n"})
+    assert (auto["auto_mode"], auto["hybrid_nodes"]) == (True, False)
+    assert record("off", computeConfig={"enabled": False})["auto_mode"] is False
+    hybrid = record("hybrid", remoteNetworkConfig={"remoteNodeNetworks": [{"cidrs": ["10.80.0.0/16"]}]})
+    assert (hybrid["auto_mode"], hybrid["hybrid_nodes"]) == (False, True)
+    assert record("empty", remoteNetworkConfig={"remoteNodeNetworks": []})["hybrid_nodes"] is False
 
 
 def test_host_vars_are_the_names_the_roles_read():

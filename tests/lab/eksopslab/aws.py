@@ -91,11 +91,16 @@ def create_cluster(endpoint, credentials, cluster, api_endpoint, ca_pem):
 
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    extra = {}
+    if cluster.get("hybrid_nodes"):  # Hybrid Nodes: the remote networks of the nodes
+        hybrid = cluster["hybrid_nodes"] if isinstance(cluster["hybrid_nodes"], dict) else {}
+        extra["remoteNetworkConfig"] = {"remoteNodeNetworks": [
+            {"cidrs": list(hybrid.get("node_cidrs", ["10.80.0.0/16"]))}]}
     eks.create_cluster(
         name=cluster["name"], version=str(cluster["version"]), roleArn=role_arn,
         resourcesVpcConfig={"subnetIds": [subnet]},
         kubernetesNetworkConfig={"ipFamily": cluster.get("ip_family", "ipv4")},
-        tags=cluster.get("tags", {}),
+        tags=cluster.get("tags", {}), **extra,
     )
 
     node_role_arn = None
@@ -134,6 +139,12 @@ def create_cluster(endpoint, credentials, cluster, api_endpoint, ca_pem):
     backend_cluster.certificate_authority = {"data": base64.b64encode(ca_pem).decode()}
     backend_cluster.platformVersion = cluster.get("platform_version", "eks.1")
     backend_cluster.version = str(cluster["version"])
+    if cluster.get("auto_mode"):
+        # moto's CreateCluster takes no computeConfig, but DescribeCluster returns the
+        # attribute (botocore's Cluster.computeConfig: enabled, nodePools, nodeRoleArn)
+        backend_cluster.compute_config = {
+            "enabled": True, "nodePools": ["general-purpose", "system"],
+            "nodeRoleArn": f"arn:{partition}:iam::{ACCOUNT}:role/{cluster['name']}-auto-node-role"}
     return {"arn": backend_cluster.arn, "role_arn": role_arn}
 
 

@@ -98,6 +98,8 @@ def node(spec):
     }
     if spec.get("nodegroup"):
         labels["eks.amazonaws.com/nodegroup"] = spec["nodegroup"]
+    if spec.get("compute_type"):  # auto (EKS Auto Mode), hybrid (Hybrid Nodes) or fargate
+        labels["eks.amazonaws.com/compute-type"] = spec["compute_type"]
     labels.update(spec.get("labels", {}))
     capacity = {"cpu": "2", "memory": "8Gi", "pods": str(spec.get("pods", 29))}
     if os_name == "windows":
@@ -115,10 +117,13 @@ def node(spec):
             "nodeInfo": {"operatingSystem": os_name, "architecture": spec.get("arch", "amd64"),
                          "kubeletVersion": spec.get("kubelet_version", "v1.20.2"),
                          "kubeProxyVersion": spec.get("kubelet_version", "v1.20.2"),
-                         "osImage": "Windows Server 2019 Datacenter" if os_name == "windows"
-                         else "Amazon Linux 2",
+                         "osImage": spec.get("os_image") or (
+                             "Windows Server 2019 Datacenter" if os_name == "windows"
+                             else "Amazon Linux 2"),
                          "containerRuntimeVersion": "containerd://1.6.6",
-                         "kernelVersion": "", "machineID": "", "systemUUID": "", "bootID": ""},
+                         # what a kubelet reports: 10.0.17763.xxxx on Windows Server 2019
+                         "kernelVersion": spec.get("kernel_version", ""),
+                         "machineID": "", "systemUUID": "", "bootID": ""},
         },
     }
 

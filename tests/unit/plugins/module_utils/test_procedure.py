@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from ansible_collections.eksops.windows.plugins.module_utils import procedure
@@ -80,3 +82,32 @@ def test_flavour_tables_name_distinct_objects():
     script, eksctl = procedure.LEGACY_FLAVOURS["script"], procedure.LEGACY_FLAVOURS["eksctl"]
     assert set(script.values()).isdisjoint(eksctl.values())
     assert procedure.EKS_OWN_WEBHOOK not in procedure.LEGACY_SHARED.values()
+
+
+def test_the_controller_instance_types_agree_with_describe_instance_types_on_nitro():
+    """The table of pkg/aws/vpc/limits.go (procedure.CONTROLLER_*) against moto's copy of EC2
+    DescribeInstanceTypes: every type both know is Nitro (or bare metal) in both or in neither."""
+    import gzip
+    import json
+    import os
+
+    import moto
+
+    path = os.path.join(os.path.dirname(moto.__file__), "ec2", "resources", "instance_types.json.gz")
+    with gzip.open(path) as handle:
+        described = json.load(handle)
+    both = [t for t in described if procedure.controller_knows(t)]
+    assert len(both) > 1000
+    differ = [t for t in both if procedure.is_nitro(t) is not (
+        described[t].get("Hypervisor") == "nitro" or bool(described[t].get("BareMetal")))]
+    assert differ == []
+    assert sum(len(v.split()) for v in procedure.CONTROLLER_INSTANCE_TYPES.values()) == 1164
+
+
+def test_every_rule_has_a_title_a_source_and_known_severities_and_gates():
+    for rule_id, rule in procedure.RULES.items():
+        assert rule["title"] and rule["source"], rule_id
+        assert set(rule["severities"]) <= {"error", "warning", "info"}, rule_id
+        assert set(rule["gates"]) <= {"control_plane", "legacy"}, rule_id
+        assert rule["edition"] in ("2021", "today", "upstream", "collection"), rule_id
+        assert rule["changed"] is None or re.match(r"^\d{4}-\d{2}$", rule["changed"]), rule_id

@@ -56,3 +56,33 @@ def test_node_summary_reads_the_beta_os_label_and_the_kernel():
     assert summary["kernel_version"] == "10.0.17763.2114"
     fargate = reads.node_summary(node("f", fargate=True))
     assert fargate["os"] == "linux" and fargate["fargate"] is True and fargate["linux"] is False
+
+
+def test_instance_types_are_described_in_one_call_with_the_hypervisor():
+    clients = FakeClients(FakeApiServer())
+    clients.stub("ec2").add_response("describe_instance_types", {"InstanceTypes": [
+        {"InstanceType": "m5.large", "Hypervisor": "nitro", "BareMetal": False,
+         "NetworkInfo": {"Ipv4AddressesPerInterface": 10}},
+        {"InstanceType": "c4.large", "Hypervisor": "xen", "BareMetal": False,
+         "NetworkInfo": {"Ipv4AddressesPerInterface": 10}},
+        {"InstanceType": "m5.metal", "BareMetal": True,
+         "NetworkInfo": {"Ipv4AddressesPerInterface": 50}},
+    ]}, {"InstanceTypes": ["c4.large", "m5.large", "m5.metal"]})
+    found = reads.ClusterReads(clients).eni_ipv4(["m5.large", "c4.large", "m5.metal", "m5.large", None])
+    assert found == {
+        "m5.large": {"ipv4_per_interface": 10, "hypervisor": "nitro", "bare_metal": False},
+        "c4.large": {"ipv4_per_interface": 10, "hypervisor": "xen", "bare_metal": False},
+        "m5.metal": {"ipv4_per_interface": 50, "hypervisor": None, "bare_metal": True},
+    }
+    assert clients.answered == ["DescribeInstanceTypes"]
+
+
+def test_compute_facts_count_the_nodes_outside_auto_mode_hybrid_and_fargate():
+    def labelled(name, compute):
+        return node(name, labels={"kubernetes.io/os": "linux", "eks.amazonaws.com/compute-type": compute})
+    server = FakeApiServer(labelled("a", "auto"), labelled("h", "hybrid"), node("f", fargate=True),
+                           node("ec2"), node("win", "windows"))
+    cluster_reads = reads.ClusterReads(FakeClients(server))
+    assert cluster_reads.compute_facts() == {"standard_nodes": 2,
+                                             "node_compute_types": ["auto", "fargate", "hybrid"]}
+    assert reads.node_summary(labelled("a", "auto"))["compute_type"] == "auto"

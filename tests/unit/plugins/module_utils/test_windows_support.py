@@ -156,10 +156,19 @@ def test_manage_iam_false_reports_and_leaves_iam_alone():
     ("role_missing", "cluster_role_missing"),
     ("below_table", "version_below_table"),
     ("legacy", "legacy_controller_present"),
+    ("auto_only", "auto_or_hybrid_compute_only"),
+    ("hybrid_only", "auto_or_hybrid_compute_only"),
 ])
 def test_every_blocker_refuses_before_any_write_and_only_force_goes_past(case, blocker):
     def setup():
         overrides, objects = {}, cluster_objects()
+        if case in ("auto_only", "hybrid_only"):
+            compute = "auto" if case == "auto_only" else "hybrid"
+            overrides["auto_mode" if compute == "auto" else "hybrid_nodes"] = True
+            objects = [node("%s-%d" % (compute, i), labels={
+                "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                "eks.amazonaws.com/compute-type": compute}) for i in range(2)]
+            objects = cluster_objects(*objects, linux=0, windows=0)
         if case == "ipv6":
             overrides["ip_family"] = "ipv6"
         if case == "no_linux":
