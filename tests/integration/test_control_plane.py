@@ -2,8 +2,11 @@
 check mode first, refusals, enable the fleet, re-run, disable. State is read back through the
 Kubernetes API and moto, and writes are counted in the API servers' audit logs."""
 
+import json
+
 import pytest
 
+from eksopslab import kube
 from eksopslab.testing import running_lab, task_results
 
 ELIGIBLE = ("ok-117-eks10", "ok-119-eks7", "ok-121-foreign", "current-no-cm", "china",
@@ -125,8 +128,9 @@ def test_second_run_changes_nothing_and_writes_nothing(lab):
 
 def test_enable_request_count_per_cluster(lab):
     """What one no-op enable costs on one cluster, gate included, in its one module process:
-    list nodes, read the legacy Deployment (404), read aws-node and the ConfigMap, and
-    DescribeCluster and ListAttachedRolePolicies; no write anywhere. The minimum: each is a
+    list nodes, read the legacy Deployment (404), read the ConfigMap and aws-node, and
+    DescribeCluster, ListAttachedRolePolicies and DescribeAddon (who owns the ConfigMap: here
+    nobody, a 404); no write anywhere. The minimum: each is a
     fact the gate or a step needs. tests/perf/bench_requests.py reports the full counts."""
     rc, _parsed, raw = enable(lab, hosts=["ok-119-eks7"])  # converged, whatever ran before
     assert rc == 0, raw
@@ -136,13 +140,14 @@ def test_enable_request_count_per_cluster(lab):
     assert rc == 0, raw
     aws_made = [(service, action) for service, action, _status in lab.aws_calls()[aws_before:]]
     assert lab.aws_writes() == aws_writes_before
-    assert aws_made == [("eks", "DescribeCluster"), ("iam", "ListAttachedRolePolicies")]
+    assert aws_made == [("eks", "DescribeCluster"), ("iam", "ListAttachedRolePolicies"),
+                        ("eks", "DescribeAddon")]
     made = [(verb, uri.split("?")[0]) for verb, uri, _status in lab.requests("ok-119-eks7")[before:]]
     assert made == [
         ("list", "/api/v1/nodes"),
         ("get", "/apis/apps/v1/namespaces/kube-system/deployments/vpc-resource-controller"),
-        ("get", "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"),
         ("get", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"),
+        ("get", "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"),
     ]
 
 
@@ -203,3 +208,98 @@ def test_disable_keeps_the_policy_where_security_groups_for_pods_need_it(lab):
     assert lab.writes(hosts) == writes_before
     assert lab.aws_writes() == aws_writes_before
     assert all(s["changed"] == 0 for s in parsed["stats"].values())
+
+
+# --- Windows IPAM written to the ConfigMap's owner (issue 10) -------------------------------
+
+def addon_of(lab, name):
+    eks = lab.boto3_client("eks", lab.cluster(name)["region"])
+    return eks.describe_addon(clusterName=name, addonName="vpc-cni")["addon"]
+
+
+def lab_addon_update(lab, name, resolve="OVERWRITE"):
+    """What the next add-on update does (a version bump, a console click): UpdateAddon with the
+    add-on's own configuration values, as the lab's admin, outside the collection."""
+    eks = lab.boto3_client("eks", lab.cluster(name)["region"])
+    update = eks.update_addon(clusterName=name, addonName="vpc-cni", resolveConflicts=resolve)["update"]
+    return eks.describe_update(name=name, updateId=update["id"], addonName="vpc-cni")["update"]
+
+
+def hand_patch(lab, name, value):
+    """A hand edit of enable-windows-ipam, the way the seed's procedure (kubectl) makes it."""
+    api = lab.admin_api(name)
+    try:
+        kube.request(api, "PATCH", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni",
+                     {"data": {"enable-windows-ipam": value}}, content_type="application/merge-patch+json")
+    finally:
+        api.close()
+
+
+def test_a_hand_edit_under_the_addon_is_reverted_by_its_next_update(lab):
+    """The problem users report: the ConfigMap patched by hand, the add-on's next update puts
+    enable-windows-ipam back to "false" (OVERWRITE) or fails (NONE)."""
+    hand_patch(lab, "addon-today", "true")
+    failed = lab_addon_update(lab, "addon-today", resolve="NONE")
+    assert failed["status"] == "Failed"
+    assert failed["errors"][0]["errorCode"] == "ConfigurationConflict"
+    assert ".data.enable-windows-ipam" in failed["errors"][0]["errorMessage"]
+    assert lab_addon_update(lab, "addon-today")["status"] == "Successful"
+    assert configmap(lab, "addon-today")["enable-windows-ipam"] == "false"
+
+
+def test_enable_on_an_addon_cluster_writes_the_addons_configuration_values(lab):
+    name = "addon-today"
+    writes_before, aws_writes_before = lab.writes(name), len(lab.aws_writes())
+    rc, parsed, raw = enable(lab, hosts=[name], check=True)
+    assert rc == 0, raw
+    preview = task_results(parsed, TASK)[name]
+    assert preview["written_to"] == "addon" and preview["addon"]["update_id"] is None
+    assert len(lab.aws_writes()) == aws_writes_before and lab.writes(name) == writes_before
+
+    rc, parsed, raw = enable(lab, hosts=[name])
+    assert rc == 0, raw
+    result = task_results(parsed, TASK)[name]
+    assert result["owner"]["kind"] == "addon" and result["written_to"] == "addon"
+    assert result["addon"]["status"] == "Successful"
+    assert result["configmap"]["after"] == "true"
+    assert json.loads(addon_of(lab, name)["configurationValues"]) == {
+        "enableWindowsIpam": "true", "env": {"WARM_IP_TARGET": "5"}}  # every other key kept
+    assert configmap(lab, name)["enable-windows-ipam"] == "true"
+    # the collection wrote nothing to the ConfigMap itself: the add-on did
+    assert lab.writes(name) == writes_before
+    assert [c[1] for c in lab.aws_writes()[aws_writes_before:]] == ["AttachRolePolicy", "UpdateAddon"]
+
+    # the add-on's next update keeps it now, and a second run writes nothing
+    assert lab_addon_update(lab, name)["status"] == "Successful"
+    assert configmap(lab, name)["enable-windows-ipam"] == "true"
+    aws_writes_before = len(lab.aws_writes())
+    rc, parsed, raw = enable(lab, hosts=[name])
+    assert rc == 0, raw
+    assert task_results(parsed, TASK)[name]["changed"] is False
+    assert len(lab.aws_writes()) == aws_writes_before and lab.writes(name) == writes_before
+
+
+def test_an_addon_version_without_the_key_is_refused_and_nothing_changes(lab):
+    name = "addon-old"
+    before = snapshot(lab, [name])
+    aws_writes_before = len(lab.aws_writes())
+    rc, parsed, raw = enable(lab, hosts=[name])
+    assert rc != 0
+    assert "does not accept enableWindowsIpam" in raw and "v1.10.1-eksbuild.1" in raw
+    assert snapshot(lab, [name]) == before and len(lab.aws_writes()) == aws_writes_before
+
+
+def test_a_helm_owned_configmap_is_refused_then_patched_when_allowed(lab):
+    name = "helm-owned"
+    before = snapshot(lab, [name])
+    rc, _parsed, raw = enable(lab, hosts=[name])
+    assert rc != 0
+    assert "belongs to Helm release kube-system/aws-vpc-cni" in raw and "enableWindowsIpam=true" in raw
+    assert snapshot(lab, [name]) == before  # refused before the policy step too
+    rc, parsed, raw = enable(lab, "-e", "enable_patch_helm_owned=true", hosts=[name])
+    assert rc == 0, raw
+    result = task_results(parsed, TASK)[name]
+    assert result["owner"] == {"kind": "helm", "release": "aws-vpc-cni", "namespace": "kube-system"}
+    assert result["written_to"] == "configmap"
+    assert any("next helm upgrade reverts this" in w for w in result.get("warnings", [])), result
+    assert configmap(lab, name)["enable-windows-ipam"] == "true"
