@@ -14,7 +14,8 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.eksops.windows.plugins.module_utils import gates, legacy, procedure, workloads
+from ansible_collections.eksops.windows.plugins.module_utils import cni_config, gates, legacy, procedure, workloads
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
 
 SEVERITIES = ("error", "warning", "info")
 TERMINATED_PHASES = ("Succeeded", "Failed")
@@ -389,27 +390,45 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             "Add nodeSelector kubernetes.io/os: windows and kubernetes.io/arch: amd64.",
             affinity_only))
 
-    # --- drift of enable-windows-ipam (section 3) ---
+    # --- enable-windows-ipam and the owner of the ConfigMap (section 3, and 10) ---
     drift_severity = "warning" if windows_wanted else "info"
     addon = facts.get("cni_addon")
-    if addon and not addon_sets_windows_ipam(addon):
-        findings.append(finding(
-            "cni_addon_drift",
-            "The EKS add-on %s (%s) ships ConfigMap amazon-vpc-cni with enable-windows-ipam "
-            "\"false\"; an add-on update can reset it or fail with ConfigurationConflict."
-            % (procedure.VPC_CNI_ADDON, addon.get("addonVersion")),
-            "Set the add-on's configuration values to {\"%s\": \"true\"} "
-            "(eks:UpdateAddon --configuration-values)." % procedure.VPC_CNI_ADDON_WINDOWS_KEY,
-            ["Addon/%s" % procedure.VPC_CNI_ADDON], severity=drift_severity))
-    annotations = (configmap or {}).get("annotations") or {}
-    release = annotations.get(procedure.HELM_RELEASE_ANNOTATION)
-    if release:
+    cm_meta = {"metadata": {"annotations": (configmap or {}).get("annotations") or {},
+                            "labels": (configmap or {}).get("labels") or {}}}
+    owner = cni_config.owner_of(cm_meta if configmap else None, addon)
+    cm_value = ipam if ipam is not None else "false"
+    owner_state = {"kind": owner["kind"], "setting": None, "agrees": None}
+    if owner["kind"] == "addon":
+        try:
+            owner_state["setting"] = cni_config.owner_settings(owner, addon)[procedure.WINDOWS_IPAM_KEY]
+            owner_state["agrees"] = owner_state["setting"] == cm_value
+        except EksOpsError as e:
+            incomplete.append(e.msg)
+    if owner_state["agrees"] is False:
+        if cm_value == "true":
+            detail = ("The EKS add-on %s (%s) says %s=\"%s\" and ConfigMap amazon-vpc-cni says "
+                      "enable-windows-ipam \"true\" (edited by hand): the add-on's next update puts it "
+                      "back to \"%s\" (resolve OVERWRITE) or fails with ConfigurationConflict."
+                      % (procedure.VPC_CNI_ADDON, addon.get("addonVersion"),
+                         procedure.VPC_CNI_ADDON_WINDOWS_KEY, owner_state["setting"], owner_state["setting"]))
+            remedy = ("Run role enable: it writes %s into the add-on's configuration values "
+                      "(eks:UpdateAddon), so that updates keep it." % procedure.VPC_CNI_ADDON_WINDOWS_KEY)
+        else:
+            detail = ("The EKS add-on %s (%s) says %s=\"%s\" but ConfigMap amazon-vpc-cni says "
+                      "enable-windows-ipam \"%s\"." % (procedure.VPC_CNI_ADDON, addon.get("addonVersion"),
+                                                         procedure.VPC_CNI_ADDON_WINDOWS_KEY,
+                                                         owner_state["setting"], cm_value))
+            remedy = "Run role enable (or disable): it puts the ConfigMap back to the add-on's value."
+        findings.append(finding("cni_addon_drift", detail, remedy, ["Addon/%s" % procedure.VPC_CNI_ADDON],
+                                severity=drift_severity))
+    if owner["kind"] == "helm":
         findings.append(finding(
             "cni_helm_drift",
             "Helm release %s/%s manages the ConfigMap; the aws-vpc-cni chart ships "
             "enable-windows-ipam \"false\" unless its values say otherwise, and a helm upgrade "
-            "rewrites it." % (annotations.get(procedure.HELM_NAMESPACE_ANNOTATION, "?"), release),
-            "Set enableWindowsIpam: true in the release's values so upgrades keep it.",
+            "rewrites it." % (owner.get("namespace") or "?", owner.get("release") or "?"),
+            "Set enableWindowsIpam: true in the release's values so upgrades keep it (role enable "
+            "refuses to patch a Helm-owned ConfigMap unless enable_patch_helm_owned=true).",
             ["ConfigMap/kube-system/amazon-vpc-cni"], severity=drift_severity))
 
     # --- legacy support and its certificate (sections 5, 7) ---
@@ -468,6 +487,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             "policy_attached": policy_attached,
             "policy_needed": policy_needed,
             "enable_windows_ipam": ipam,
+            "cni_owner": owner_state,
             "legacy": {"present": legacy_present, "flavours": flavours,
                        "objects": [legacy.legacy_ref(o) for o in legacy_objects]},
             "webhook_certificate": None if not certificate or certificate.get("days_left") is None else {

@@ -303,7 +303,8 @@ def assessment_facts(reads):
     facts["aws_node_env"] = reads.aws_node_env()
     configmap = reads.configmap()
     facts["configmap"] = {"data": configmap.get("data") or {},
-                          "annotations": (configmap.get("metadata") or {}).get("annotations") or {}
+                          "annotations": (configmap.get("metadata") or {}).get("annotations") or {},
+                          "labels": (configmap.get("metadata") or {}).get("labels") or {},
                           } if configmap else None
     facts["legacy_objects"] = reads.legacy_objects()
     facts["legacy_controller"] = reads.legacy_controller_present()

@@ -268,6 +268,14 @@ state:
       description: The C(enable-windows-ipam) value of ConfigMap C(kube-system/amazon-vpc-cni); null when absent.
       type: str
       sample: "true"
+    cni_owner:
+      description:
+        - Who owns ConfigMap C(kube-system/amazon-vpc-cni) (C(kind) C(addon), C(helm) or C(none)),
+          what the owner says of C(enable-windows-ipam) (C(setting); only the EKS add-on's
+          configuration values can be read, so null for Helm and nobody), and whether the
+          ConfigMap agrees (C(agrees); C(false) means the owner's next update rewrites it).
+      type: dict
+      sample: {kind: addon, setting: "true", agrees: true}
     legacy:
       description: Legacy objects found (C(present), C(flavours), C(objects)).
       type: dict

@@ -50,7 +50,9 @@ def test_make_demo_runs_the_everyday_flow(tmp_path):
         clusters = {c["name"]: c for c in json.load(handle)["clusters"]}
     assert clusters["legacy-1-19"]["mode"] == "legacy"
     assert (report / "fleet-report.html").is_file()
-    assert "lets through: edge-1-29,prod-1-21\n" in done.stdout
+    assert "lets through: edge-1-29,prod-1-21,today-1-31\n" in done.stdout
+    # the add-on owns today-1-31's ConfigMap: the setting went to the add-on
+    assert "ConfigMap via_addon (enable-windows-ipam=true; owner addon, written to addon)" in done.stdout
     assert "changed: [legacy-1-19]" not in done.stdout
     with open(os.path.join(ROOT, "tests", "lab", "scenarios", "demo.yml"), encoding="utf-8") as f:
         scenario = yaml.safe_load(f)

@@ -457,13 +457,44 @@ def test_versions_below_the_table_say_eks_no_longer_offers_them():
     assert result["mode"] == "legacy"
 
 
-def test_drift_is_informational_without_windows():
+def test_the_addon_and_the_configmap_agreeing_is_no_drift():
     addon = {"addonName": "vpc-cni", "addonVersion": "v1", "configurationValues": ""}
-    quiet = assessment.judge(facts(cni_addon=addon))["findings"]
-    assert [(f["id"], f["severity"]) for f in quiet] == [("cni_addon_drift", "info")]
-    enabled = assessment.judge(facts(cni_addon=addon, policy_attached=True,
-                                     configmap={"data": {"enable-windows-ipam": "true"}}))
-    assert [(f["id"], f["severity"]) for f in enabled["findings"]] == [("cni_addon_drift", "warning")]
+    agreed = assessment.judge(facts(cni_addon=addon))
+    assert agreed["findings"] == []
+    assert agreed["state"]["cni_owner"] == {"kind": "addon", "setting": "false", "agrees": True}
+    on = dict(addon, configurationValues='{"enableWindowsIpam": "true"}')
+    both = assessment.judge(facts(cni_addon=on, policy_attached=True,
+                                  configmap={"data": {"enable-windows-ipam": "true"}}))
+    assert both["findings"] == [] and both["state"]["cni_owner"]["agrees"] is True
+
+
+def test_a_hand_edit_the_addon_will_revert_is_drift():
+    addon = {"addonName": "vpc-cni", "addonVersion": "v1", "configurationValues": ""}
+    edited = assessment.judge(facts(cni_addon=addon, policy_attached=True,
+                                    configmap={"data": {"enable-windows-ipam": "true"}}))
+    assert [(f["id"], f["severity"]) for f in edited["findings"]] == [("cni_addon_drift", "warning")]
+    assert "puts it back to \"false\"" in edited["findings"][0]["detail"]
+    assert edited["state"]["cni_owner"] == {"kind": "addon", "setting": "false", "agrees": False}
+    # the add-on says true, the ConfigMap false: no Windows node, nothing on: informational
+    on = dict(addon, configurationValues="enableWindowsIpam: 'true'")
+    behind = assessment.judge(facts(cni_addon=on))
+    assert [(f["id"], f["severity"]) for f in behind["findings"]] == [("cni_addon_drift", "info")]
+
+
+def test_unreadable_addon_values_make_the_assessment_incomplete_not_a_crash():
+    addon = {"addonName": "vpc-cni", "addonVersion": "v1", "configurationValues": "[1, 2]"}
+    result = assessment.judge(facts(cni_addon=addon))
+    assert result["state"]["cni_owner"] == {"kind": "addon", "setting": None, "agrees": None}
+    assert [f["id"] for f in result["findings"]] == ["assessment_incomplete"]
+
+
+def test_a_helm_release_owns_the_configmap():
+    helm = {"data": {"enable-windows-ipam": "false"},
+            "annotations": {"meta.helm.sh/release-name": "cni", "meta.helm.sh/release-namespace": "kube-system"}}
+    result = assessment.judge(facts(configmap=helm))
+    assert result["state"]["cni_owner"]["kind"] == "helm"
+    assert [f["id"] for f in result["findings"]] == ["cni_helm_drift"]
+    assert "kube-system/cni" in result["findings"][0]["detail"]
 
 
 def test_not_assessable_blocks_both_procedures():
