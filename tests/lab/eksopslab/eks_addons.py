@@ -78,14 +78,20 @@ def create_addon(self):
     return ActionResult({"addon": addon})
 
 
-def describe_addon(self):
-    cluster = self._get_param("name")
-    name = self._get_param("addonName")
-    addon = _cluster_addons(self, cluster).get(name)
+def _the_addon(response):
+    """(cluster, add-on name, add-on) of the request's path; ResourceNotFound when missing."""
+    cluster = response._get_param("name")
+    name = response._get_param("addonName")
+    addon = _cluster_addons(response, cluster).get(name)
     if addon is None:
         raise ResourceNotFoundException(
             clusterName=cluster, nodegroupName=None, fargateProfileName=None, addonName=name,
             message=f"No addon: {name} found in cluster: {cluster}")
+    return cluster, name, addon
+
+
+def describe_addon(self):
+    _cluster, _name, addon = _the_addon(self)
     return ActionResult({"addon": addon})
 
 
@@ -131,13 +137,7 @@ def _windows_data(values):
 
 
 def update_addon(self):
-    cluster = self._get_param("name")
-    name = self._get_param("addonName")
-    addon = _cluster_addons(self, cluster).get(name)
-    if addon is None:
-        raise ResourceNotFoundException(
-            clusterName=cluster, nodegroupName=None, fargateProfileName=None, addonName=name,
-            message=f"No addon: {name} found in cluster: {cluster}")
+    cluster, name, addon = _the_addon(self)
     version = self._get_param("addonVersion") or addon["addonVersion"]
     text = self._get_param("configurationValues")
     values = _values(text if text is not None else addon.get("configurationValues"))

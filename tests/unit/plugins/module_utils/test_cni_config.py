@@ -11,7 +11,7 @@ from ansible_collections.eksops.windows.plugins.module_utils import cni_config, 
 from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, InputError, StepError
 
 from fakes import FakeApiServer, FakeClients, obj
-from test_windows_support import ROLE, cluster_objects, policies
+from test_windows_support import cluster_objects, no_addon, policies
 
 CM_PATH = "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"
 SCHEMA_IPAM = json.dumps({"$ref": "#/definitions/VpcCni", "definitions": {"VpcCni": {
@@ -57,6 +57,19 @@ def update(clients, server, values, statuses=("InProgress", "Successful"), error
         def rewrite(**_kwargs):
             server.find("ConfigMap", "amazon-vpc-cni", "kube-system")["data"]["enable-windows-ipam"] = ipam
         clients._raw("eks").meta.events.register("after-call.eks.UpdateAddon", rewrite)
+
+
+def addon_cluster(values, cm="false", attached=True, schema_text=SCHEMA_IPAM, **addon_fields):
+    """A cluster with the vpc-cni add-on (configuration `values`), the policy attached or not,
+    and DescribeAddonConfiguration answering `schema_text` (None: not expected)."""
+    server = FakeApiServer(*cluster_objects(cm=cm))
+    clients = FakeClients(server)
+    policies(clients, attached=attached)
+    found = addon(values, **addon_fields)
+    with_addon(clients, found)
+    if schema_text:
+        schema(clients, schema_text, version=found["addonVersion"])
+    return server, clients
 
 
 @pytest.fixture(autouse=True)
@@ -113,11 +126,7 @@ def test_what_the_addon_writes_is_its_value_or_its_default():
 # --- the add-on owns it ------------------------------------------------------------------
 
 def test_enable_writes_the_addons_configuration_keeping_its_other_keys_and_reads_back():
-    server = FakeApiServer(*cluster_objects())
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon('{"env": {"WARM_IP_TARGET": "5"}}'))
-    schema(clients)
+    server, clients = addon_cluster('{"env": {"WARM_IP_TARGET": "5"}}')
     update(clients, server, '{"enableWindowsIpam": "true", "env": {"WARM_IP_TARGET": "5"}}')
     changed, result = run(clients)
     assert changed is True
@@ -134,11 +143,7 @@ def test_enable_writes_the_addons_configuration_keeping_its_other_keys_and_reads
 
 
 def test_enable_through_the_addon_in_check_mode_makes_no_update():
-    server = FakeApiServer(*cluster_objects())
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon(""))
-    schema(clients)
+    server, clients = addon_cluster("")
     changed, result = run(clients, check_mode=True)
     assert changed is True and result["written_to"] == "addon"
     assert result["addon"]["configuration_after"] == '{"enableWindowsIpam": "true"}'
@@ -147,20 +152,13 @@ def test_enable_through_the_addon_in_check_mode_makes_no_update():
 
 
 def test_yaml_configuration_values_stay_yaml():
-    server = FakeApiServer(*cluster_objects())
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon("env:\n  WARM_IP_TARGET: '5'\n"))
-    schema(clients)
+    server, clients = addon_cluster("env:\n  WARM_IP_TARGET: '5'\n")
     changed, result = run(clients, check_mode=True)
     assert result["addon"]["configuration_after"] == "env:\n  WARM_IP_TARGET: '5'\nenableWindowsIpam: 'true'\n"
 
 
 def test_a_converged_addon_cluster_reads_no_schema_and_writes_nothing():
-    server = FakeApiServer(*cluster_objects(cm="true"))
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon('{"enableWindowsIpam": "true"}'))
+    server, clients = addon_cluster('{"enableWindowsIpam": "true"}', cm="true", schema_text=None)
     changed, result = run(clients)
     assert changed is False and result["written_to"] is None
     assert server.writes == [] and clients.aws_writes() == []
@@ -168,11 +166,8 @@ def test_a_converged_addon_cluster_reads_no_schema_and_writes_nothing():
 
 
 def test_an_addon_version_whose_schema_lacks_the_key_is_refused_before_any_write():
-    server = FakeApiServer(*cluster_objects())
-    clients = FakeClients(server)
-    policies(clients, attached=False)  # the policy would be attached: the refusal comes first
-    with_addon(clients, addon("", version="v1.10.1-eksbuild.1"))
-    schema(clients, SCHEMA_OLD, version="v1.10.1-eksbuild.1")
+    # the policy would be attached: the refusal comes first
+    server, clients = addon_cluster("", version="v1.10.1-eksbuild.1", attached=False, schema_text=SCHEMA_OLD)
     with pytest.raises(InputError) as refused:
         run(clients)
     assert "vpc-cni v1.10.1-eksbuild.1 of cluster 'c' does not accept enableWindowsIpam" in refused.value.msg
@@ -181,32 +176,21 @@ def test_an_addon_version_whose_schema_lacks_the_key_is_refused_before_any_write
 
 
 def test_a_hand_edit_under_an_addon_that_already_says_so_is_put_back_on_the_configmap():
-    server = FakeApiServer(*cluster_objects(cm="false"))
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon('{"enableWindowsIpam": "true"}'))
+    server, clients = addon_cluster('{"enableWindowsIpam": "true"}', cm="false", schema_text=None)
     changed, result = run(clients)
     assert changed is True and result["written_to"] == "configmap"
     assert server.writes == [("PATCH", CM_PATH)] and clients.aws_writes() == []
 
 
 def test_disable_through_the_addon_sets_the_value_false():
-    server = FakeApiServer(*cluster_objects(cm="true"))
-    clients = FakeClients(server)
-    policies(clients, attached=False)
-    with_addon(clients, addon('{"enableWindowsIpam": "true"}'))
-    schema(clients)
+    server, clients = addon_cluster('{"enableWindowsIpam": "true"}', cm="true", attached=False)
     update(clients, server, '{"enableWindowsIpam": "false"}', statuses=("Successful",))
     changed, result = run(clients, state="disabled")
     assert changed is True and result["configmap"]["after"] == "false"
 
 
 def test_a_failed_update_says_why_and_that_something_may_have_changed():
-    server = FakeApiServer(*cluster_objects())
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon(""))
-    schema(clients)
+    server, clients = addon_cluster("")
     update(clients, server, '{"enableWindowsIpam": "true"}', statuses=("InProgress", "Failed"), errors=[
         {"errorCode": "ConfigurationConflict", "errorMessage": "Conflicts found: .data.enable-windows-ipam"}])
     with pytest.raises(StepError) as failed:
@@ -217,11 +201,7 @@ def test_a_failed_update_says_why_and_that_something_may_have_changed():
 
 
 def test_an_update_still_running_after_the_timeout_is_reported_not_waited_for_forever(monkeypatch):
-    server = FakeApiServer(*cluster_objects())
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon(""))
-    schema(clients)
+    server, clients = addon_cluster("")
     update(clients, server, '{"enableWindowsIpam": "true"}', statuses=("InProgress", "InProgress", "InProgress"),
            writes=False)
     ticks = iter([0, 0, 4, 8, 12])
@@ -232,11 +212,7 @@ def test_an_update_still_running_after_the_timeout_is_reported_not_waited_for_fo
 
 
 def test_the_configmap_not_following_the_update_is_an_error():
-    server = FakeApiServer(*cluster_objects())
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    with_addon(clients, addon(""))
-    schema(clients)
+    server, clients = addon_cluster("")
     update(clients, server, '{"enableWindowsIpam": "true"}', statuses=("Successful",), writes=False)
     with pytest.raises(StepError, match='says {"enable-windows-ipam": "false"} after the update'):
         run(clients)
@@ -270,12 +246,17 @@ def helm_configmap(value="false"):
                          "labels": {"app.kubernetes.io/managed-by": "Helm"}})
 
 
-def test_a_helm_owned_configmap_is_refused_with_the_release_and_the_chart_value():
-    server = FakeApiServer(*cluster_objects(cm=None), helm_configmap())
+def helm_cluster(value="false", attached=True):
+    """A cluster without the add-on whose ConfigMap a Helm release owns."""
+    server = FakeApiServer(*cluster_objects(cm=None), helm_configmap(value))
     clients = FakeClients(server)
-    policies(clients, attached=False)
-    clients.stub("eks").add_client_error("describe_addon", service_error_code="ResourceNotFoundException",
-                                         http_status_code=404)
+    policies(clients, attached=attached)
+    no_addon(clients)
+    return server, clients
+
+
+def test_a_helm_owned_configmap_is_refused_with_the_release_and_the_chart_value():
+    server, clients = helm_cluster(attached=False)
     with pytest.raises(EksOpsError) as refused:
         run(clients)
     assert "belongs to Helm release kube-system/aws-vpc-cni" in refused.value.msg
@@ -284,11 +265,7 @@ def test_a_helm_owned_configmap_is_refused_with_the_release_and_the_chart_value(
 
 
 def test_patch_helm_owned_patches_and_warns_that_helm_reverts_it():
-    server = FakeApiServer(*cluster_objects(cm=None), helm_configmap())
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    clients.stub("eks").add_client_error("describe_addon", service_error_code="ResourceNotFoundException",
-                                         http_status_code=404)
+    server, clients = helm_cluster()
     changed, result = run(clients, patch_helm_owned=True)
     assert changed is True and result["written_to"] == "configmap"
     assert result["owner"]["kind"] == "helm"
@@ -297,9 +274,5 @@ def test_patch_helm_owned_patches_and_warns_that_helm_reverts_it():
 
 
 def test_a_helm_owned_configmap_that_already_says_so_is_left_alone():
-    server = FakeApiServer(*cluster_objects(cm=None), helm_configmap("true"))
-    clients = FakeClients(server)
-    policies(clients, attached=True)
-    clients.stub("eks").add_client_error("describe_addon", service_error_code="ResourceNotFoundException",
-                                         http_status_code=404)
+    server, clients = helm_cluster("true")
     assert run(clients)[0] is False and server.writes == []
