@@ -518,8 +518,12 @@ RULES = {
         SEED + " section 8 (the control-plane webhook reads the nodeSelector only)"),
     # --- section 3 and 10: who owns enable-windows-ipam ---
     "cni_addon_drift": _rule(
-        "The VPC CNI managed add-on can reset enable-windows-ipam", ("warning", "info"),
-        EDITION_TODAY, SEED + " section 3 (drift); " + GUIDE + " (the add-on's enableWindowsIpam)"),
+        "The VPC CNI add-on and ConfigMap amazon-vpc-cni disagree on enable-windows-ipam",
+        ("warning", "info"), EDITION_TODAY,
+        SEED + " section 3 (drift); " + GUIDE + " (the add-on's enableWindowsIpam)",
+        was="reported for every vpc-cni add-on whose configuration values did not set "
+            "enableWindowsIpam to true, whatever the ConfigMap said",
+        note="the add-on's next update rewrites the ConfigMap from its configuration values"),
     "cni_helm_drift": _rule(
         "A Helm release owns ConfigMap amazon-vpc-cni", ("warning", "info"), EDITION_TODAY,
         SEED + " section 3 (drift); the aws-vpc-cni chart of aws/amazon-vpc-cni-k8s"),

@@ -195,7 +195,7 @@ def test_state_matches_the_clusters(lab, assessed):
         assert state["legacy"]["present"] == bool(legacy_controller), cluster
     supports = {n: results[n]["state"]["windows_support"] for n in CLUSTERS}
     assert supports == {
-        "fleet-ready": "enabled", "fleet-nodes": "disabled", "fleet-cni": "disabled",
+        "fleet-ready": "enabled", "fleet-nodes": "disabled", "fleet-cni": "enabled",
         "fleet-ipv6": "enabled", "fleet-legacy-soon": "legacy",
         "fleet-legacy-expired": "legacy", "fleet-odd-platform": "disabled",
         "fleet-today": "enabled", "fleet-auto": "disabled"}
@@ -294,7 +294,10 @@ def test_enable_refuses_what_the_assessment_rejects_and_nothing_is_written(lab):
     for words in ("below the minimum platform version eks.9", "cluster IAM role", "does not exist",
                   "no Linux node", "eksops.windows.legacy_install"):
         assert words in msg, msg
-    assert results["fleet-cni"]["configmap"]["action"] == "patched", raw
+    # the ConfigMap says "true" by hand; the add-on that owns it says "false": the add-on's
+    # configuration values are what would change (check mode: no UpdateAddon)
+    assert results["fleet-cni"]["configmap"]["action"] == "via_addon", raw
+    assert results["fleet-cni"]["owner"]["kind"] == "addon", raw
     for name, count in before.items():
         assert not [r for r in lab.requests(name)[count:] if r[0] in WRITE_VERBS]
     rc, assessed, raw = lab.run_playbook(PLAYBOOK, "-e", "target=" + ",".join(hosts))
