@@ -143,8 +143,8 @@ def test_enable_check_job_reports_every_cluster_to_the_workflow_and_writes_nothi
     assert set(summaries) == set(names)
     for name in names:
         assert summaries[name]["msg"].startswith(f"{name} ({hosts[name]['aws_region']},"), summaries[name]
-        assert "policy attached (attached=True), ConfigMap patched (enable-windows-ipam=true)" in \
-            summaries[name]["msg"], summaries[name]
+        assert ("policy attached (attached=True), ConfigMap patched (enable-windows-ipam=true; "
+                "owner none, written to configmap)") in summaries[name]["msg"], summaries[name]
     # --diff ("Show changes"): the module's diff is in the task's event
     results = host_results(job, "Enable control-plane Windows support")
     for name in names:
