@@ -415,9 +415,9 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
                       "(eks:UpdateAddon), so that updates keep it." % procedure.VPC_CNI_ADDON_WINDOWS_KEY)
         else:
             detail = ("The EKS add-on %s (%s) says %s=\"%s\" but ConfigMap amazon-vpc-cni says "
-                      "enable-windows-ipam \"%s\"." % (procedure.VPC_CNI_ADDON, addon.get("addonVersion"),
-                                                         procedure.VPC_CNI_ADDON_WINDOWS_KEY,
-                                                         owner_state["setting"], cm_value))
+                      "enable-windows-ipam \"%s\"." % (
+                          procedure.VPC_CNI_ADDON, addon.get("addonVersion"),
+                          procedure.VPC_CNI_ADDON_WINDOWS_KEY, owner_state["setting"], cm_value))
             remedy = "Run role enable (or disable): it puts the ConfigMap back to the add-on's value."
         findings.append(finding("cni_addon_drift", detail, remedy, ["Addon/%s" % procedure.VPC_CNI_ADDON],
                                 severity=drift_severity))
