@@ -29,8 +29,8 @@ description:
   - "Before any write, enabling checks the preconditions of Windows prefix delegation and refuses
     the cluster with every reason: Kubernetes and platform version below 1.25 eks.5, 1.26 eks.4,
     1.27 eks.3 (1.28 and later always qualify); a Windows node whose instance type is not Nitro
-    (ec2:DescribeInstanceTypes C(Hypervisor) C(nitro), or bare metal), each such node named, or
-    whose type could not be described; Windows IPAM off (C(enable-windows-ipam) not C(\"true\")
+    (ec2:DescribeInstanceTypes says its C(Hypervisor) is C(nitro), or that it is bare metal),
+    each such node named, or whose type could not be described; Windows IPAM off (C(enable-windows-ipam) not C(\"true\")
     in the ConfigMap, or not in the add-on's configuration values when the add-on owns it: run
     role C(eksops.windows.enable) first). Only O(force=true) goes past them."
   - Disabling has no preconditions; it sets the key to C(false).

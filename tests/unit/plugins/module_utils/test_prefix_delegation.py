@@ -395,3 +395,50 @@ def test_a_helm_owned_configmap_is_patched_when_told_and_warned():
     assert changed is True and server.writes == [("PATCH", CM_PATH)]
     assert "warning" not in result
     assert any("helm upgrade reverts" in w for w in clients.warnings)
+
+
+# --- the module: its diff ----------------------------------------------------------------------
+
+class Module:
+    """What eks_windows_prefix_delegation.run uses of EksClusterModule."""
+
+    def __init__(self, clients, check_mode=False, diff=True, **params):
+        self.clients, self.cluster = clients, clients.cluster
+        self.check_mode, self._diff = check_mode, diff
+        self.params = {"state": "enabled", "warm_ip_target": None, "minimum_ip_target": None,
+                       "warm_prefix_target": None, "force": False, "patch_helm_owned": False,
+                       "addon_wait_timeout": 600}
+        self.params.update(params)
+        self.result = None
+
+    def exit_json(self, **result):
+        self.result = result
+
+
+def test_the_diff_shows_the_keys_and_the_addons_configuration_values():
+    from ansible_collections.eksops.windows.plugins.modules import eks_windows_prefix_delegation
+
+    server, clients = cluster()
+    instance_types(clients, "m5.large")
+    with_addon(clients, '{"enableWindowsIpam": "true"}')
+    module = Module(clients, check_mode=True, warm_ip_target=3)
+    eks_windows_prefix_delegation.run(module)
+    diff = module.result["diff"]
+    assert diff["before"] == {KEY: None, "windows-warm-ip-target": None,
+                              "addon_configuration_values": '{"enableWindowsIpam": "true"}'}
+    assert diff["after"] == {KEY: "true", "windows-warm-ip-target": "3", "addon_configuration_values":
+                             '{"enableWindowsIpam": "true", "enableWindowsPrefixDelegation": "true", '
+                             '"warmWindowsIPTarget": 3}'}
+    assert module.result["changed"] is True and module.result["cluster"]["name"] == "c"
+    assert server.writes == [] and clients.aws_writes() == []
+
+
+def test_without_diff_mode_there_is_no_diff():
+    from ansible_collections.eksops.windows.plugins.modules import eks_windows_prefix_delegation
+
+    server, clients = cluster(cm=configmap(**{KEY: "true"}))
+    instance_types(clients, "m5.large")
+    no_addon(clients)
+    module = Module(clients, diff=False)
+    eks_windows_prefix_delegation.run(module)
+    assert "diff" not in module.result and module.result["changed"] is False
