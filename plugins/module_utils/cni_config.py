@@ -94,17 +94,34 @@ def dump_values(values, form):
     return json.dumps(values, sort_keys=True)
 
 
-def schema_keys(schema_text):
-    """The top-level configuration keys an add-on version's JSON schema accepts."""
+def schema_properties(schema_text):
+    """{key: its JSON schema} of the top-level configuration keys of an add-on version's schema."""
     try:
         schema = json.loads(schema_text or "{}")
     except ValueError:
-        return set()
+        return {}
     root = schema
     ref = schema.get("$ref", "")
     if ref.startswith("#/definitions/"):
         root = (schema.get("definitions") or {}).get(ref[len("#/definitions/"):]) or {}
-    return set((root.get("properties") or {}).keys())
+    return dict(root.get("properties") or {})
+
+
+def schema_keys(schema_text):
+    """The top-level configuration keys an add-on version's JSON schema accepts."""
+    return set(schema_properties(schema_text).keys())
+
+
+def typed_value(value, prop):
+    """A setting (a ConfigMap value string) as the schema's property wants it: an integer where
+    it says ``type: integer`` (the Windows IP targets of some versions), else the string (the
+    enable* keys are strings of format boolean)."""
+    if (prop or {}).get("type") == "integer":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return value
+    return value
 
 
 def _text(value):
@@ -220,7 +237,8 @@ def _addon_plan(reads, step, addon):
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         raise AwsError("Could not read the configuration schema of add-on %s %s "
                        "(eks:DescribeAddonConfiguration)" % (name, version), e)
-    refused = sorted(set(addon_changes) - schema_keys(schema))
+    properties = schema_properties(schema)
+    refused = sorted(set(addon_changes) - set(properties))
     if refused:
         raise InputError(
             "The EKS add-on %s %s of cluster '%s' does not accept %s in its configuration values "
@@ -232,7 +250,7 @@ def _addon_plan(reads, step, addon):
                             "them" if len(refused) > 1 else "it", name, name),
             owner=result["owner"])
     merged = dict(values)
-    merged.update(addon_changes)
+    merged.update((k, typed_value(v, properties.get(k))) for k, v in addon_changes.items())
     step["write"] = "addon"
     result["written_to"] = "addon"
     result["configmap"]["after"] = dict(settings)

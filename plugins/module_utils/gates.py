@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one gate of each procedure: what must stop it on a cluster.
 
-``control_plane(facts)`` and ``legacy(facts)`` return the blockers, each a dict with a stable
+``control_plane(facts)``, ``legacy(facts)`` and ``prefix_delegation(facts)`` return the blockers, each a dict with a stable
 ``id`` and a ``message`` for people. The modules that do the work enforce them before any
 write (``enforce``: only their ``force`` option goes past, with a warning); the assessment
 reports the same lists as its preflight verdicts. Pure: the facts come from reads.py.
@@ -139,6 +139,72 @@ def legacy(facts):
             "ipv6_cluster", "IPv6 cluster: Windows nodes cannot join it (run Windows workloads "
             "in an IPv4 cluster)"))
     blockers += compute_blocker(facts)
+    return blockers
+
+
+def prefix_delegation(facts):
+    """Blockers of turning Windows prefix delegation on (reference section 10): the platform
+    minimums (1.25 eks.5, 1.26 eks.4, 1.27 eks.3), every Windows node on a Nitro instance type,
+    and Windows IPAM on (as its owner says).
+
+    ``facts``: ``cluster``, ``prefix_support`` (True/False, or None with ``prefix_support_error``
+    when the versions are unreadable), ``windows_nodes`` (node summaries), ``instance_types``
+    (reads.eni_ipv4), ``instance_types_refused`` (DescribeInstanceTypes was refused),
+    ``windows_ipam`` (the value of enable-windows-ipam in the ConfigMap) and ``owner_ipam`` (what
+    the ConfigMap's owner writes for it: the add-on's configuration values, or None for another
+    owner)."""
+    blockers = []
+    cluster = facts["cluster"]
+    supported = facts["prefix_support"]
+    if supported is None:
+        blockers.append(_blocker("version_not_assessable", "the platform minimums of Windows "
+                                 "prefix delegation cannot judge the cluster: %s"
+                                 % facts.get("prefix_support_error")))
+    elif not supported:
+        blockers.append(_blocker(
+            "windows_prefix_delegation_platform", "Kubernetes %s on %s is below the platform "
+            "minimums of Windows prefix delegation (1.25 eks.5, 1.26 eks.4, 1.27 eks.3; 1.28 and "
+            "later always qualify): upgrade the cluster or wait for its platform version"
+            % (cluster.get("version"), cluster.get("platform_version"))))
+    described = facts.get("instance_types") or {}
+    not_nitro, unknown = [], []
+    for node in facts["windows_nodes"]:
+        instance = described.get(node["instance_type"])
+        if not instance or not (instance.get("hypervisor") or instance.get("bare_metal") is not None):
+            unknown.append(node)
+        elif not (instance.get("hypervisor") == "nitro" or instance.get("bare_metal")):
+            not_nitro.append(node)
+    if not_nitro:
+        blockers.append(_blocker(
+            "windows_prefix_delegation_not_nitro", "Windows prefix delegation works on Nitro "
+            "instances only, and these Windows nodes are not Nitro: %s; move them to Nitro "
+            "instance types (for example m5, c5, r5 or newer) first" % ", ".join(
+                "%s (%s, hypervisor %s)" % (n["name"], n["instance_type"],
+                                            described[n["instance_type"]].get("hypervisor"))
+                for n in not_nitro)))
+    if unknown:
+        why = ("ec2:DescribeInstanceTypes could not be read" if facts.get("instance_types_refused")
+               else "ec2:DescribeInstanceTypes does not describe their instance types")
+        blockers.append(_blocker(
+            "windows_prefix_delegation_nitro_unknown", "%s, so these Windows nodes cannot be "
+            "judged Nitro: %s; grant ec2:DescribeInstanceTypes (or check the instance types) and "
+            "run again" % (why, ", ".join("%s (%s)" % (n["name"], n["instance_type"] or "no "
+                                                      "instance-type label") for n in unknown))))
+    ipam = facts.get("windows_ipam")
+    owner_ipam = facts.get("owner_ipam")
+    if not procedure.truthy(ipam):
+        blockers.append(_blocker(
+            "windows_ipam_off", "Windows IPAM is off (ConfigMap kube-system/amazon-vpc-cni has "
+            "%s %s): prefix delegation hands out Windows pod addresses only with it on; run role "
+            "eksops.windows.enable first" % (
+                procedure.WINDOWS_IPAM_KEY, "\"%s\"" % ipam if ipam is not None else "unset")))
+    elif owner_ipam is not None and not procedure.truthy(owner_ipam):
+        blockers.append(_blocker(
+            "windows_ipam_off", "the EKS add-on %s owns ConfigMap kube-system/amazon-vpc-cni and "
+            "its configuration values say %s \"%s\" (the ConfigMap's \"true\" was set by hand): "
+            "the add-on's update that sets prefix delegation would turn Windows IPAM off; run role "
+            "eksops.windows.enable first (it writes the add-on's values)"
+            % (procedure.VPC_CNI_ADDON, procedure.VPC_CNI_ADDON_WINDOWS_KEY, owner_ipam)))
     return blockers
 
 

@@ -430,7 +430,7 @@ RULES = {
              "guide dropping the table"),
     "version_not_assessable": _rule(
         "The version table cannot judge this cluster", ("warning",), EDITION_COLLECTION,
-        COLLECTION, gates=("control_plane", "legacy")),
+        COLLECTION, gates=("control_plane", "legacy", "prefix_delegation")),
     "control_plane_possible": _rule(
         "Control-plane support is possible", (), EDITION_SEED,
         SEED + " section 2 (legacy support only below the version table)", gates=("legacy",)),
@@ -464,11 +464,24 @@ RULES = {
         note="a type newer than the pinned table may be known to the controller EKS runs"),
     "windows_prefix_delegation_not_nitro": _rule(
         "Windows prefix delegation is on, but Windows nodes are not Nitro", ("warning",),
-        EDITION_TODAY, GUIDE + " (Nitro only); " + CONTROLLER_NITRO),
+        EDITION_TODAY, GUIDE + " (Nitro only); " + CONTROLLER_NITRO,
+        gates=("prefix_delegation",)),
     "windows_prefix_delegation_platform": _rule(
         "Windows prefix delegation is on, but the platform version does not support it",
         ("warning",), EDITION_TODAY,
-        GUIDE + " (from 1.25 eks.5, 1.26 eks.4, 1.27 eks.3)"),
+        GUIDE + " (from 1.25 eks.5, 1.26 eks.4, 1.27 eks.3)", gates=("prefix_delegation",)),
+    "windows_prefix_delegation_nitro_unknown": _rule(
+        "Windows nodes whose instance type could not be judged Nitro", (), EDITION_COLLECTION,
+        COLLECTION + "; ec2:DescribeInstanceTypes (Hypervisor, BareMetal)",
+        gates=("prefix_delegation",),
+        note="the gate of prefix delegation refuses to guess: grant ec2:DescribeInstanceTypes"),
+    "windows_ipam_off": _rule(
+        "Windows IPAM is off: Windows prefix delegation needs it on", (), EDITION_TODAY,
+        GUIDE + " (the amazon-vpc-cni ConfigMap of Windows prefix delegation sets "
+        "enable-windows-ipam and enable-windows-prefix-delegation to true)",
+        gates=("prefix_delegation",),
+        note="where the vpc-cni add-on owns the ConfigMap, its configuration values must say so, "
+             "or the add-on's update that sets prefix delegation turns Windows IPAM off"),
     # --- consideration 8: pods per Windows node ---
     "max_pods_exceeds_eni": _rule(
         "Windows nodes advertise more pods than their IP mode can address", ("warning",),

@@ -52,8 +52,8 @@ from ansible.utils.vars import merge_hash
 display = Display()
 
 COLLECTION = "eksops.windows"
-MODULES = ("eks_windows_info", "eks_windows_legacy", "eks_windows_support",
-           "eks_windows_workloads", "vpc_webhook_cert")
+MODULES = ("eks_windows_info", "eks_windows_legacy", "eks_windows_prefix_delegation",
+           "eks_windows_support", "eks_windows_workloads", "vpc_webhook_cert")
 SWITCH = "eksops_windows_in_controller"
 PROFILE = "legacy"  # the serialization profile of modules that declare none (all of ours)
 

@@ -303,3 +303,92 @@ def test_a_helm_owned_configmap_is_refused_then_patched_when_allowed(lab):
     assert result["written_to"] == "configmap"
     assert any("next helm upgrade reverts this" in w for w in result.get("warnings", [])), result
     assert configmap(lab, name)["enable-windows-ipam"] == "true"
+
+
+# --- Windows prefix delegation (issue 10) -----------------------------------------------------
+
+PD_TASK = "Set Windows prefix delegation"
+PD_KEY = "enable-windows-prefix-delegation"
+
+
+def prefix_delegation(lab, *args, hosts, **kwargs):
+    return lab.run_playbook("eksops.windows.prefix_delegation", "-l", ",".join(hosts), *args, **kwargs)
+
+
+def test_prefix_delegation_on_a_xen_windows_node_is_refused_naming_it_and_nothing_changes(lab):
+    name = "pd-xen"
+    before, values_before = configmap(lab, name), addon_of(lab, name).get("configurationValues")
+    writes_before, aws_writes_before = lab.writes(name), lab.aws_writes()
+    rc, parsed, raw = prefix_delegation(lab, hosts=[name])
+    assert rc != 0, raw
+    result = task_results(parsed, PD_TASK)[name]
+    assert result["failed"] is True
+    assert result["preflight"]["blocker_ids"] == ["windows_prefix_delegation_not_nitro"]
+    assert "n-pdx-w (m4.large, hypervisor xen)" in result["msg"]
+    assert "n-pdx-1" not in result["msg"]  # Linux nodes are no concern
+    assert configmap(lab, name) == before and PD_KEY not in before
+    assert addon_of(lab, name).get("configurationValues") == values_before
+    assert lab.writes(name) == writes_before and lab.aws_writes() == aws_writes_before
+
+
+def test_prefix_delegation_converges_a_nitro_cluster_through_the_addon(lab):
+    name = "pd-nitro"
+    writes_before, aws_writes_before = lab.writes(name), len(lab.aws_writes())
+
+    # check mode first: says what would change, writes nothing
+    rc, parsed, raw = prefix_delegation(lab, "--diff", hosts=[name], check=True)
+    assert rc == 0, raw
+    preview = task_results(parsed, PD_TASK)[name]
+    assert preview["changed"] is True and preview["written_to"] == "addon"
+    assert preview["addon"]["update_id"] is None
+    assert preview["diff"]["before"] == {PD_KEY: None,
+                                         "addon_configuration_values": '{"enableWindowsIpam": "true"}'}
+    assert preview["diff"]["after"] == {
+        PD_KEY: "true",
+        "addon_configuration_values": '{"enableWindowsIpam": "true", "enableWindowsPrefixDelegation": "true"}'}
+    # m5.large, 10 IPv4 per interface, kubelet max-pods 110: 9 pods, then min((10 - 1) x 16, 110)
+    assert [(m["node"], m["before"], m["after"]) for m in preview["max_pods"]] == [
+        ("n-pdn-w", {"mode": "secondary_ip", "max_pods": 9}, {"mode": "prefix_delegation", "max_pods": 110})]
+    assert lab.writes(name) == writes_before and len(lab.aws_writes()) == aws_writes_before
+    assert PD_KEY not in configmap(lab, name)
+
+    rc, parsed, raw = prefix_delegation(lab, hosts=[name])
+    assert rc == 0, raw
+    result = task_results(parsed, PD_TASK)[name]
+    assert result["owner"]["kind"] == "addon" and result["written_to"] == "addon"
+    assert result["addon"]["status"] == "Successful"
+    assert result["preflight"] == {"allowed": True, "forced": False, "blockers": [], "blocker_ids": []}
+    assert json.loads(addon_of(lab, name)["configurationValues"]) == {
+        "enableWindowsIpam": "true", "enableWindowsPrefixDelegation": "true"}
+    assert configmap(lab, name)[PD_KEY] == "true"
+    assert configmap(lab, name)["enable-windows-ipam"] == "true"
+    assert lab.writes(name) == writes_before  # the add-on wrote the ConfigMap, not the collection
+    assert [c[1] for c in lab.aws_writes()[aws_writes_before:]] == ["UpdateAddon"]
+    stats = parsed["global_custom_stats"]["eksops_windows_prefix_delegation"][name]
+    assert stats["cni_owner"] == "addon" and stats["settings"] == {PD_KEY: "true"}
+
+    # a second run writes nothing
+    aws_writes_before = len(lab.aws_writes())
+    rc, parsed, raw = prefix_delegation(lab, hosts=[name])
+    assert rc == 0, raw
+    assert task_results(parsed, PD_TASK)[name]["changed"] is False
+    assert all(s["changed"] == 0 for s in parsed["stats"].values())
+    assert len(lab.aws_writes()) == aws_writes_before and lab.writes(name) == writes_before
+
+
+def test_prefix_delegation_sets_a_target_typed_as_the_addons_schema_says(lab):
+    name = "pd-nitro"
+    rc, _parsed, raw = prefix_delegation(lab, hosts=[name])  # converged, whatever ran before
+    assert rc == 0, raw
+    rc, parsed, raw = prefix_delegation(lab, "-e", "prefix_delegation_warm_prefix_target=1", hosts=[name])
+    assert rc == 0, raw
+    result = task_results(parsed, PD_TASK)[name]
+    assert result["configmap"]["after"] == {PD_KEY: "true", "windows-warm-prefix-target": "1"}
+    # the lab's schema says integer for the targets
+    assert json.loads(addon_of(lab, name)["configurationValues"])["warmWindowsPrefixTarget"] == 1
+    assert configmap(lab, name)["windows-warm-prefix-target"] == "1"
+    aws_writes_before = len(lab.aws_writes())
+    rc, parsed, raw = prefix_delegation(lab, "-e", "prefix_delegation_warm_prefix_target=1", hosts=[name])
+    assert rc == 0, raw
+    assert task_results(parsed, PD_TASK)[name]["changed"] is False
+    assert len(lab.aws_writes()) == aws_writes_before

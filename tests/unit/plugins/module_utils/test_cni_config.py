@@ -117,6 +117,16 @@ def test_the_schema_says_which_keys_a_version_accepts():
     assert cni_config.schema_keys("not json") == set()
 
 
+def test_a_setting_goes_to_the_addon_typed_as_its_schema_says():
+    text = json.dumps({"properties": {"warmWindowsPrefixTarget": {"type": "integer"},
+                                      "enableWindowsIpam": {"format": "boolean", "type": "string"}}})
+    properties = cni_config.schema_properties(text)
+    assert cni_config.typed_value("1", properties["warmWindowsPrefixTarget"]) == 1
+    assert cni_config.typed_value("true", properties["enableWindowsIpam"]) == "true"
+    assert cni_config.typed_value("1", None) == "1"
+    assert cni_config.schema_properties("not json") == {}
+
+
 def test_what_the_addon_writes_is_its_value_or_its_default():
     assert cni_config.effective_value({}, "enableWindowsIpam") == "false"
     assert cni_config.effective_value({"enableWindowsIpam": True}, "enableWindowsIpam") == "true"

@@ -108,6 +108,6 @@ def test_every_rule_has_a_title_a_source_and_known_severities_and_gates():
     for rule_id, rule in procedure.RULES.items():
         assert rule["title"] and rule["source"], rule_id
         assert set(rule["severities"]) <= {"error", "warning", "info"}, rule_id
-        assert set(rule["gates"]) <= {"control_plane", "legacy"}, rule_id
+        assert set(rule["gates"]) <= {"control_plane", "legacy", "prefix_delegation"}, rule_id
         assert rule["edition"] in ("2021", "today", "upstream", "collection"), rule_id
         assert rule["changed"] is None or re.match(r"^\d{4}-\d{2}$", rule["changed"]), rule_id
