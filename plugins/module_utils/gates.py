@@ -185,11 +185,12 @@ def prefix_delegation(facts):
     if unknown:
         why = ("ec2:DescribeInstanceTypes could not be read" if facts.get("instance_types_refused")
                else "ec2:DescribeInstanceTypes does not describe their instance types")
+        nodes = ", ".join("%s (%s)" % (n["name"], n["instance_type"] or "no instance-type label")
+                          for n in unknown)
         blockers.append(_blocker(
             "windows_prefix_delegation_nitro_unknown", "%s, so these Windows nodes cannot be "
             "judged Nitro: %s; grant ec2:DescribeInstanceTypes (or check the instance types) and "
-            "run again" % (why, ", ".join("%s (%s)" % (n["name"], n["instance_type"] or "no "
-                                                      "instance-type label") for n in unknown))))
+            "run again" % (why, nodes)))
     ipam = facts.get("windows_ipam")
     owner_ipam = facts.get("owner_ipam")
     if not procedure.truthy(ipam):
