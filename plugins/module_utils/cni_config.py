@@ -148,6 +148,16 @@ def owner_settings(owner, addon):
                 for key, addon_key in procedure.VPC_CNI_ADDON_VALUES.items())
 
 
+def diff_of(result, before, after, header):
+    """The module diff of a write: `before`/`after` (dicts of what the module shows), plus the
+    add-on's configuration values before and after when the setting went to the add-on."""
+    before, after = dict(before), dict(after)
+    if "addon" in result:
+        before["addon_configuration_values"] = result["addon"]["configuration_before"]
+        after["addon_configuration_values"] = result["addon"]["configuration_after"]
+    return {"before": before, "after": after, "before_header": header, "after_header": header}
+
+
 def _configmap_data(reads):
     current = reads.configmap()
     return current, ((current or {}).get("data") or {})

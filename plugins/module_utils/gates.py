@@ -169,10 +169,10 @@ def prefix_delegation(facts):
     described = facts.get("instance_types") or {}
     not_nitro, unknown = [], []
     for node in facts["windows_nodes"]:
-        instance = described.get(node["instance_type"])
-        if not instance or not (instance.get("hypervisor") or instance.get("bare_metal") is not None):
+        nitro = procedure.described_nitro(described.get(node["instance_type"]))
+        if nitro is None:
             unknown.append(node)
-        elif not (instance.get("hypervisor") == "nitro" or instance.get("bare_metal")):
+        elif not nitro:
             not_nitro.append(node)
     if not_nitro:
         blockers.append(_blocker(

@@ -74,8 +74,7 @@ def gate_facts(reads, instance_types):
 def node_mode(enabled, supported, instance):
     """The IP mode of a Windows node: prefix delegation where it is on, the platform supports
     it and the node is Nitro (or bare metal), secondary IP otherwise."""
-    nitro = bool(instance) and (instance.get("hypervisor") == "nitro" or bool(instance.get("bare_metal")))
-    if enabled and supported is not False and nitro:
+    if enabled and supported is not False and procedure.described_nitro(instance):
         return procedure.MODE_PREFIX_DELEGATION
     return procedure.MODE_SECONDARY_IP
 

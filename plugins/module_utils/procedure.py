@@ -357,12 +357,22 @@ def controller_knows(instance_type):
     return size in CONTROLLER_INSTANCE_TYPES.get(family, "").split()
 
 
+def described_nitro(described):
+    """Whether DescribeInstanceTypes (`described`: reads.eni_ipv4's entry of a type) says Nitro
+    (Hypervisor "nitro", or bare metal, which the controller counts as Nitro); None when it
+    says neither (the type was not described)."""
+    if described and (described.get("hypervisor") or described.get("bare_metal") is not None):
+        return described.get("hypervisor") == "nitro" or bool(described.get("bare_metal"))
+    return None
+
+
 def is_nitro(instance_type, described=None):
     """Whether an instance type is Nitro (or bare metal, which the controller counts as Nitro):
     DescribeInstanceTypes (`described`: reads.eni_ipv4's entry) when it was read, else the
     controller's table; None when neither knows the type."""
-    if described and (described.get("hypervisor") or described.get("bare_metal") is not None):
-        return described.get("hypervisor") == "nitro" or bool(described.get("bare_metal"))
+    said = described_nitro(described)
+    if said is not None:
+        return said
     if not controller_knows(instance_type):
         return None
     family, size = instance_type.lower().split(".", 1)

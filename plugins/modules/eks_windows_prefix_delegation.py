@@ -286,7 +286,7 @@ max_pods:
       sample: {mode: prefix_delegation, max_pods: 110}
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import prefix_delegation, reads
+from ansible_collections.eksops.windows.plugins.module_utils import cni_config, prefix_delegation, reads
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -303,12 +303,8 @@ def run(module):
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if module._diff:
         header = "%s (%s)" % (cluster["name"], cluster["region"])
-        result["diff"] = {"before": dict(result["configmap"]["before"]),
-                          "after": dict(result["configmap"]["after"]),
-                          "before_header": header, "after_header": header}
-        if "addon" in result:
-            result["diff"]["before"]["addon_configuration_values"] = result["addon"]["configuration_before"]
-            result["diff"]["after"]["addon_configuration_values"] = result["addon"]["configuration_after"]
+        result["diff"] = cni_config.diff_of(result, result["configmap"]["before"],
+                                            result["configmap"]["after"], header)
     module.exit_json(**result)
 
 

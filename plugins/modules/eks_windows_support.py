@@ -308,7 +308,7 @@ cluster_facts:
       sample: false
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, reads, windows_support
+from ansible_collections.eksops.windows.plugins.module_utils import assessment, cni_config, reads, windows_support
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -328,16 +328,11 @@ def run(module):
         result["assessment"] = assessment.judge(reads.assessment_facts(cluster_reads))
     if module._diff:
         header = "%s (%s)" % (cluster["name"], cluster["region"])
-        result["diff"] = {
-            "before": {"policy_attached": result["iam"]["attached_before"],
-                       WINDOWS_IPAM_KEY: result["configmap"]["before"]},
-            "after": {"policy_attached": result["iam"]["attached"],
-                      WINDOWS_IPAM_KEY: result["configmap"]["after"]},
-            "before_header": header, "after_header": header,
-        }
-        if "addon" in result:
-            result["diff"]["before"]["addon_configuration_values"] = result["addon"]["configuration_before"]
-            result["diff"]["after"]["addon_configuration_values"] = result["addon"]["configuration_after"]
+        result["diff"] = cni_config.diff_of(
+            result, {"policy_attached": result["iam"]["attached_before"],
+                     WINDOWS_IPAM_KEY: result["configmap"]["before"]},
+            {"policy_attached": result["iam"]["attached"], WINDOWS_IPAM_KEY: result["configmap"]["after"]},
+            header)
     module.exit_json(**result)
 
 

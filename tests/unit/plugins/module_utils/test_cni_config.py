@@ -286,3 +286,13 @@ def test_patch_helm_owned_patches_and_warns_that_helm_reverts_it():
 def test_a_helm_owned_configmap_that_already_says_so_is_left_alone():
     server, clients = helm_cluster("true")
     assert run(clients)[0] is False and server.writes == []
+
+
+def test_the_diff_shows_the_addons_values_only_when_they_were_written():
+    plain = cni_config.diff_of({}, {"k": "false"}, {"k": "true"}, "c (r)")
+    assert plain == {"before": {"k": "false"}, "after": {"k": "true"},
+                     "before_header": "c (r)", "after_header": "c (r)"}
+    via = cni_config.diff_of({"addon": {"configuration_before": "", "configuration_after": "{}"}},
+                             {"k": "false"}, {"k": "true"}, "c (r)")
+    assert via["before"] == {"k": "false", "addon_configuration_values": ""}
+    assert via["after"] == {"k": "true", "addon_configuration_values": "{}"}

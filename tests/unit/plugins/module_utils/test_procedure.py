@@ -111,3 +111,11 @@ def test_every_rule_has_a_title_a_source_and_known_severities_and_gates():
         assert set(rule["gates"]) <= {"control_plane", "legacy", "prefix_delegation"}, rule_id
         assert rule["edition"] in ("2021", "today", "upstream", "collection"), rule_id
         assert rule["changed"] is None or re.match(r"^\d{4}-\d{2}$", rule["changed"]), rule_id
+
+
+def test_describe_instance_types_says_nitro_or_not_or_nothing():
+    assert procedure.described_nitro({"hypervisor": "nitro", "bare_metal": False}) is True
+    assert procedure.described_nitro({"hypervisor": None, "bare_metal": True}) is True
+    assert procedure.described_nitro({"hypervisor": "xen", "bare_metal": False}) is False
+    assert procedure.described_nitro({"ipv4_per_interface": 10}) is None
+    assert procedure.described_nitro(None) is None
