@@ -179,9 +179,9 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
+from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
 from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 from ansible_collections.eksops.windows.plugins.plugin_utils import eks_inventory
 from ansible_collections.eksops.windows.plugins.plugin_utils.eks_inventory import InventoryConfigError
@@ -194,7 +194,6 @@ except ImportError:  # ansible-core < 2.19 templates inventory strings without b
 
 GROUP = "eks_clusters"
 CACHE_FORMAT = 1
-RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
 
 
 class _Skipped(Exception):

@@ -82,7 +82,15 @@ PROFILE_HINT = (
     "variable says otherwise: run with the AWS config files the inventory was made with, or set that "
     "variable (empty: the environment's credentials).")
 
-RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
+# Error codes worth another try beyond those AWSRetry knows ("Throttling", "RequestLimitExceeded",
+# "ServiceUnavailable", "InternalError", ...): the EKS API answers throttling with
+# ThrottlingException and its 500/503 with ServerException/ServiceUnavailableException, which
+# AWSRetry does not retry. The one retry policy of every AWS call of the collection.
+TRANSIENT_ERROR_CODES = ("ThrottlingException", "ServerException", "ServiceUnavailableException",
+                         "InternalServerException", "TooManyRequestsException", "RequestTimeout",
+                         "RequestTimeoutException", "InternalFailure")
+RETRY = AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20,
+                                  catch_extra_error_codes=list(TRANSIENT_ERROR_CODES))
 REFRESH_MARGIN_SECONDS = 60
 
 

@@ -8,8 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
+from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
 from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError
 
 try:
@@ -22,7 +21,7 @@ class RoleMissing(Exception):
     pass
 
 
-@AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=20)
+@RETRY
 def _list_attached(iam, role_name):
     paginator = iam.get_paginator("list_attached_role_policies")
     return paginator.paginate(RoleName=role_name).build_full_result()["AttachedPolicies"]
