@@ -55,6 +55,38 @@ options:
       - The EKS token path always verifies against the cluster CA.
     type: bool
     aliases: [kube_verify_ssl]
+  cluster_identity:
+    description:
+      - Whether to prove, before the first Kubernetes request, that the API server that
+        O(kubeconfig), O(context) or O(host) (or the E(K8S_AUTH_*) variables) lead to is the
+        cluster named by O(cluster_name). A kubeconfig of one cluster exported for a fleet run
+        would otherwise send every host to that one cluster.
+      - V(verify) accepts the server when its TLS certificate is issued by the cluster CA from
+        C(eks:DescribeCluster) (one TLS handshake), or else when its C(kube-system/kube-root-ca.crt)
+        ConfigMap holds that CA (one GET, which works through proxies that present their own
+        certificate). Otherwise the module fails before any write, naming the cluster and the
+        server.
+      - V(skip) proves nothing and warns; only for a proxy that shows neither.
+      - The EKS token path (no O(kubeconfig), O(context), O(host)) is always the cluster named:
+        its endpoint and CA come from DescribeCluster.
+      - Can also be set with E(EKSOPS_CLUSTER_IDENTITY).
+    type: str
+    choices: [verify, skip]
+    default: verify
+  kube_connect_timeout:
+    description:
+      - Seconds to wait for a TCP connection and the TLS handshake with the API server, per
+        attempt. From 0.5 to 600. Can also be set with E(EKSOPS_KUBE_CONNECT_TIMEOUT).
+      - A connection that cannot be made is tried again (4 more times for reads, with backoff).
+    type: float
+    default: 10
+  kube_read_timeout:
+    description:
+      - Seconds to wait for the API server's answer to one request. From 0.5 to 600. Can also be
+        set with E(EKSOPS_KUBE_READ_TIMEOUT).
+      - A request that times out is not sent again, so a frozen API server costs one timeout.
+    type: float
+    default: 30
 requirements:
   - kubernetes >= 29, < 37
 notes:

@@ -118,12 +118,53 @@ def inspect(cert_pem, key_pem=None, ca_pem=None, now=None):
         except (ValueError, TypeError):
             facts["key_matches"] = False
     if ca_pem is not None:
-        try:
-            cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))
-            facts["chains_to_cluster_ca"] = True
-        except (ValueError, TypeError, InvalidSignature):
-            facts["chains_to_cluster_ca"] = False
+        facts["chains_to_cluster_ca"] = issued_by(cert, ca_pem)
     return facts
+
+
+def issued_by(cert, ca_pem):
+    """Whether `cert` (a cryptography certificate, or DER bytes) is signed by a certificate of
+    the PEM bundle `ca_pem` (the cluster CA from DescribeCluster). False for anything unreadable."""
+    try:
+        if isinstance(cert, bytes):
+            cert = x509.load_der_x509_certificate(cert)
+        authorities = x509.load_pem_x509_certificates(ca_pem)
+    except (ValueError, TypeError):
+        return False
+    for authority in authorities:
+        try:
+            cert.verify_directly_issued_by(authority)
+            return True
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+    return False
+
+
+def same_authority(bundle_pem, ca_pem):
+    """Whether the PEM bundle `bundle_pem` (a cluster's kube-root-ca.crt) holds the CA
+    certificate `ca_pem` (DescribeCluster's), byte for byte in DER."""
+    try:
+        wanted = set(c.public_bytes(serialization.Encoding.DER)
+                     for c in x509.load_pem_x509_certificates(ca_pem))
+        found = set(c.public_bytes(serialization.Encoding.DER)
+                    for c in x509.load_pem_x509_certificates(bundle_pem))
+    except (ValueError, TypeError):
+        return False
+    return bool(wanted & found)
+
+
+def describe(cert):
+    """'subject CN=kube-apiserver, issued by CN=kubernetes, SHA-256 ab:cd:...' (the first 8
+    bytes of the fingerprint) of a certificate or DER bytes, for messages."""
+    try:
+        if isinstance(cert, bytes):
+            cert = x509.load_der_x509_certificate(cert)
+        digest = cert.fingerprint(hashes.SHA256())[:8]
+    except (ValueError, TypeError):
+        return "an unreadable certificate"
+    return "subject %s, issued by %s, SHA-256 %s..." % (
+        cert.subject.rfc4514_string() or "(empty)", cert.issuer.rfc4514_string() or "(empty)",
+        ":".join("%02x" % b for b in bytearray(digest)))
 
 
 def renewal_reason(facts, expected_dns_names, renew_before_days, force=False):

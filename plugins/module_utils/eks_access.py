@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import base64
 import os
+import re
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -24,6 +25,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.eksops.windows.plugins.module_utils import certificates
 from ansible_collections.eksops.windows.plugins.module_utils import eks_token
 from ansible_collections.eksops.windows.plugins.module_utils import errors as eksops_errors
 from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube, Urllib3Transport
@@ -66,7 +68,22 @@ CLUSTER_ARGUMENT_SPEC = dict(
                  fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
     kube_validate_certs=dict(type="bool", aliases=["kube_verify_ssl"],
                              fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+    cluster_identity=dict(type="str", choices=["verify", "skip"], default="verify",
+                          fallback=(env_fallback, ["EKSOPS_CLUSTER_IDENTITY"])),
+    kube_connect_timeout=dict(type="float", default=10.0,
+                              fallback=(env_fallback, ["EKSOPS_KUBE_CONNECT_TIMEOUT"])),
+    kube_read_timeout=dict(type="float", default=30.0,
+                           fallback=(env_fallback, ["EKSOPS_KUBE_READ_TIMEOUT"])),
 )
+# Bounds of the timeout options, in seconds: above zero (urllib3 would wait for ever on 0 or
+# None), and at most ten minutes (a read longer than that is a hung server, not a slow one).
+TIMEOUT_RANGE = (0.5, 600.0)
+# EKS cluster names: 1-100 characters, a letter or digit first, then letters, digits, - and _
+# (CreateCluster's name constraint).
+CLUSTER_NAME_PATTERN = r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$"
+CLUSTER_NAME_HINT = (
+    "Set eks_cluster_name on the host (the eksops.windows.eks_clusters inventory plugin sets it "
+    "for every cluster it lists), or the module's cluster_name option.")
 
 # amazon.aws takes the AWS profile and the access keys from the environment when a task gives
 # none (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and refuses a profile together with access keys. A
@@ -171,6 +188,24 @@ def credentials_from_environment(params, variables, environ):
     return found
 
 
+def option_problems(params):
+    """What is wrong with the cluster options as given (a message), or None: an empty or
+    malformed cluster name, a timeout out of TIMEOUT_RANGE."""
+    name = params.get("cluster_name")
+    if name is None or not str(name).strip():
+        return "cluster_name is empty. %s" % CLUSTER_NAME_HINT
+    if not re.match(CLUSTER_NAME_PATTERN, name):
+        return ("cluster_name %r is not an EKS cluster name (1-100 letters, digits, '-' and '_', "
+                "starting with a letter or digit). %s" % (name, CLUSTER_NAME_HINT))
+    low, high = TIMEOUT_RANGE
+    for option in ("kube_connect_timeout", "kube_read_timeout"):
+        value = params.get(option)
+        if value is not None and not low <= value <= high:
+            return ("%s=%s is out of range: give seconds from %s to %s (the default is %s)."
+                    % (option, value, low, high, CLUSTER_ARGUMENT_SPEC[option]["default"]))
+    return None
+
+
 def public_cluster_facts(cluster):
     """What a module may return about a cluster (the CA is public, but long and unhelpful)."""
     return dict((k, v) for k, v in cluster.items() if k != "ca_data")
@@ -217,7 +252,7 @@ def eks_token_source(module, cluster):
     return token
 
 
-def _kubeconfig_transport(module, params):
+def _kubeconfig_transport(module, params, timeouts):
     """A transport from the kubeconfig/context/host options, read by the kubernetes package's
     own loader (exec plugins, client certificates and tokens as kubectl reads them)."""
     if not _import_kubernetes():
@@ -232,7 +267,10 @@ def _kubeconfig_transport(module, params):
     try:
         _load_kubeconfig(params, configuration)
     except Exception as e:  # the kubernetes config loader raises many kinds
-        raise eksops_errors.InputError("Could not load the kubeconfig: %s" % e)
+        raise eksops_errors.InputError(
+            "Could not load %s: %s. Fix that file (a path it names must exist on the controller), "
+            "or leave kubeconfig, context and host unset to use the EKS token path."
+            % (_source(params), e))
     if params.get("host"):
         configuration.host = params["host"]
     if params.get("ca_cert"):
@@ -257,25 +295,117 @@ def _kubeconfig_transport(module, params):
     return Urllib3Transport(
         configuration.host, ca_file=configuration.ssl_ca_cert, verify=configuration.verify_ssl,
         token=token, cert_file=configuration.cert_file, key_file=configuration.key_file,
-        proxy=configuration.proxy), configuration.host
+        proxy=configuration.proxy, **timeouts), configuration.host
 
 
 def kube_api(module, cluster):
-    """A Kube for `cluster`, and how it authenticates (eks-token, kubeconfig or host)."""
+    """A Kube for `cluster`, and how it authenticates (eks-token, kubeconfig or host). With a
+    kubeconfig or host, the API server is proven to be that cluster (prove_cluster) before the
+    first request; the EKS token path is that cluster by construction (its endpoint and CA come
+    from DescribeCluster)."""
     params = module.params
+    timeouts = dict(connect_timeout=params.get("kube_connect_timeout") or 10.0,
+                    read_timeout=params.get("kube_read_timeout") or 30.0)
+    if not cluster.get("ca_data") or (not _explicit(params) and not cluster.get("endpoint")):
+        raise eksops_errors.EksOpsError(
+            "EKS cluster '%s' has no endpoint or CA yet (status %s); wait until it is ACTIVE."
+            % (cluster["name"], cluster.get("status")))
     if _explicit(params):
         method = "kubeconfig" if (params.get("kubeconfig") or params.get("context")) else "host"
-        transport, endpoint = _kubeconfig_transport(module, params)
+        transport, endpoint = _kubeconfig_transport(module, params, timeouts)
     else:
-        if not cluster.get("endpoint") or not cluster.get("ca_data"):
-            raise eksops_errors.EksOpsError(
-                "EKS cluster '%s' has no endpoint or CA yet (status %s); wait until it is ACTIVE."
-                % (cluster["name"], cluster.get("status")))
         method, endpoint = "eks-token", cluster["endpoint"]
         transport = Urllib3Transport(endpoint, ca_file=_write_ca(module, cluster), verify=True,
-                                     token=eks_token_source(module, cluster))
+                                     token=eks_token_source(module, cluster), **timeouts)
     where = "EKS cluster '%s' (%s)" % (cluster["name"], endpoint)
-    return Kube(transport, where), method
+    if method == "eks-token":
+        return Kube(transport, where, proof=lambda kube: "eks-token"), method
+    source = _source(params)
+    return Kube(transport, where, proof=lambda kube: prove_cluster(
+        kube, cluster, endpoint, source, params.get("cluster_identity"), module.warn)), method
+
+
+def _source(params):
+    """How the options chose the API server, for messages: 'the kubeconfig /p (context c)'."""
+    kubeconfig, context = params.get("kubeconfig"), params.get("context")
+    if params.get("host"):
+        text = "the host option (or K8S_AUTH_HOST)"
+    elif isinstance(kubeconfig, dict):
+        text = "the kubeconfig given as a dictionary"
+    elif kubeconfig:
+        text = "the kubeconfig %s (option kubeconfig or K8S_AUTH_KUBECONFIG)" % kubeconfig
+    else:
+        text = "the default kubeconfig (~/.kube/config or KUBECONFIG)"
+    return text + (", context %s" % context if context else "")
+
+
+IDENTITY_SKIP_HINT = (
+    "Behind a proxy that shows neither the cluster's certificate nor its kube-root-ca.crt, set "
+    "cluster_identity=skip (or EKSOPS_CLUSTER_IDENTITY=skip) for that host only.")
+
+
+def prove_cluster(kube, cluster, endpoint, source, mode, warn):
+    """Prove that the API server `kube` reaches is the EKS cluster `cluster` (DescribeCluster),
+    before any other request: a kubeconfig exported for one cluster (K8S_AUTH_KUBECONFIG) must
+    not make a fleet run write to that cluster for every host. Proof, cheapest first:
+    the server's certificate is issued by the cluster CA from DescribeCluster (one TLS
+    handshake, no request), or, through a proxy, the cluster's kube-root-ca.crt ConfigMap holds
+    that CA (one GET). Returns how it was proven; raises ClusterIdentityError otherwise.
+    `mode` "skip" proves nothing and warns."""
+    name = cluster["name"]
+    if mode == "skip":
+        warn("cluster_identity=skip: the API server at %s (%s) was not proven to be EKS cluster "
+             "'%s'. Every write goes to whatever cluster that is." % (endpoint, source, name))
+        return "skipped"
+    ca_pem = base64.b64decode(cluster["ca_data"])
+    what = "Proving that %s is EKS cluster '%s'" % (endpoint, name)
+    presented = kube.peer_certificate(what + " (TLS handshake)")
+    if presented is not None and certificates.issued_by(presented, ca_pem):
+        return "serving-certificate"
+    try:
+        root = kube.get("ConfigMap", "kube-root-ca.crt", "kube-system",
+                        what=what + " (reading ConfigMap kube-system/kube-root-ca.crt)")
+    except eksops_errors.KubeError as e:
+        if e.status not in (401, 403):
+            raise
+        root, denied = None, e.status
+    else:
+        denied = None
+    bundle = ((root or {}).get("data") or {}).get("ca.crt")
+    if bundle and certificates.same_authority(bundle.encode("utf-8"), ca_pem):
+        return "kube-root-ca"
+    seen = []
+    if presented is not None:
+        seen.append("its serving certificate (%s) is not issued by the cluster's CA"
+                    % certificates.describe(presented))
+    if denied:
+        seen.append("reading its ConfigMap kube-system/kube-root-ca.crt was refused (%s)" % denied)
+    elif bundle:
+        seen.append("its kube-root-ca.crt holds another CA (%s)"
+                    % certificates.describe(_first_certificate(bundle)))
+    else:
+        seen.append("it has no kube-root-ca.crt ConfigMap in kube-system to compare")
+    raise eksops_errors.ClusterIdentityError(
+        "The API server at %s, chosen by %s, is not EKS cluster '%s' (%s, endpoint %s): %s. "
+        "Nothing was written. A kubeconfig of one cluster exported for a fleet run "
+        "(K8S_AUTH_KUBECONFIG) sends every host to that cluster: unset it to use the EKS token "
+        "path (endpoint and CA from DescribeCluster), or give each host the kubeconfig or "
+        "context of its own cluster. %s"
+        % (endpoint, source, name, cluster.get("arn"), cluster.get("endpoint"),
+           "; ".join(seen), IDENTITY_SKIP_HINT),
+        cluster_identity="refused")
+
+
+def _first_certificate(bundle):
+    start = bundle.find("-----BEGIN CERTIFICATE-----")
+    end = bundle.find("-----END CERTIFICATE-----", start)
+    if start < 0 or end < 0:
+        return b""
+    block = bundle[start:end].split("-----", 2)[-1]
+    try:
+        return base64.b64decode("".join(block.split()))
+    except (TypeError, ValueError):
+        return b""
 
 
 class Clients(object):
@@ -316,6 +446,9 @@ class EksClusterModule(AnsibleAWSModule):
         self._boto3_session = None
         self._aws_clients = {}
         self.auth_method = None
+        problem = option_problems(self.params)
+        if problem:
+            self.fail_json(msg=problem)
         found = credentials_from_environment(self.params, variables, os.environ)
         for name, (value, _variable) in found.items():
             self.params[name] = value
@@ -349,7 +482,18 @@ class EksClusterModule(AnsibleAWSModule):
         return self._k8s
 
     @property
+    def cluster_identity(self):
+        """How the API server was proven to be the cluster named: eks-token (by construction),
+        serving-certificate, kube-root-ca, skipped; None before the first Kubernetes request."""
+        return self._k8s.identity if self._k8s is not None else None
+
+    @property
     def clients(self):
+        """The step's clients. The API server is proven to be the cluster first (a no-op on
+        the EKS token path), so that no step writes anything (to AWS either) for a task whose
+        kubeconfig leads to another cluster."""
+        if _explicit(self.params):
+            self.k8s.prove()
         return Clients(self.cluster, lambda: self.k8s,
                        lambda service: self.client(service, retry_decorator=RETRY), self.warn,
                        self._module.no_log_values.add)

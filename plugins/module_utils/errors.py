@@ -41,6 +41,10 @@ class KubeError(EksOpsError):
         self.status = status
 
 
+class ClusterIdentityError(InputError):
+    """The API server the options reach is not the EKS cluster the task names."""
+
+
 class AwsError(EksOpsError):
     """An AWS call that failed; ``exception`` is botocore's, for ``fail_json_aws``."""
 

@@ -104,11 +104,26 @@ class Kube(object):
     (status, headers, body bytes), raising on a connection failure; ``where`` names the
     cluster and endpoint in messages; ``sleep`` is time.sleep (tests pass their own)."""
 
-    def __init__(self, transport, where, retries=RETRIES, sleep=time.sleep):
+    def __init__(self, transport, where, retries=RETRIES, sleep=time.sleep, proof=None):
         self.transport = transport
         self.where = where
         self.retries = retries
         self.sleep = sleep
+        self._proof = proof
+        self.identity = None
+
+    def prove(self):
+        """Run the identity proof (``proof(kube)``: how the server was proven to be the cluster
+        named, or a raised error) once, before the first request; its answer is ``identity``.
+        A failed proof is tried again, and fails again, at every later request."""
+        if self._proof is not None:
+            proof, self._proof = self._proof, None
+            try:
+                self.identity = proof(self)
+            except Exception:
+                self._proof = proof
+                raise
+        return self.identity
 
     # --- one request ---------------------------------------------------------------------
     def request(self, method, path, what, body=None, query=None, content_type=JSON,
@@ -116,6 +131,7 @@ class Kube(object):
         """One request with retries; the decoded JSON answer, None on 404 when `missing_ok`.
         Statuses in `allow` (e.g. 409) come back as KubeError for the caller to handle
         without a retry."""
+        self.prove()
         url = path + ("?" + urlencode(query) if query else "")
         data = json.dumps(body).encode("utf-8") if body is not None else None
         headers = {"Accept": JSON}
@@ -139,6 +155,18 @@ class Kube(object):
                 self.sleep(_retry_after(answer_headers, attempt))
                 continue
             raise KubeError(self._explain(what, status, answer), status=status)
+
+    def peer_certificate(self, what):
+        """The DER certificate the API server presents in a TLS handshake of its own, or None
+        when the transport cannot tell (plain HTTP, a proxy, a transport of tests without it)."""
+        self.prove()
+        handshake = getattr(self.transport, "peer_certificate", None)
+        if handshake is None:
+            return None
+        try:
+            return handshake()
+        except Exception as e:  # socket and ssl raise many kinds; each means "not reached"
+            raise KubeError(self._unreachable(what, e))
 
     def _unreachable(self, what, error):
         reason = getattr(error, "reason", None) or error
@@ -266,6 +294,7 @@ class Urllib3Transport(object):
         self.host = host.rstrip("/")
         self.token = token
         self.ca_file, self.verify = ca_file, verify
+        self.proxy, self.connect_timeout = proxy, connect_timeout
         kwargs = dict(maxsize=4, retries=False,
                       timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
         if self.host.startswith("https"):
@@ -288,3 +317,22 @@ class Urllib3Transport(object):
         answer = self.pool.request(method, self.host + url, headers=headers, body=body,
                                    preload_content=True, redirect=False)
         return answer.status, dict(answer.headers), answer.data
+
+    def peer_certificate(self):
+        """The server's certificate (DER) from a TLS handshake of its own, made without
+        verification: the caller checks who issued it (eks_access.prove_cluster). The handshake
+        proves the server holds that certificate's key. None for plain HTTP and through a proxy."""
+        import socket  # pylint: disable=import-outside-toplevel
+        import ssl  # pylint: disable=import-outside-toplevel
+        from urllib3.util import parse_url  # pylint: disable=import-outside-toplevel
+
+        url = parse_url(self.host)
+        if url.scheme != "https" or self.proxy:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with socket.create_connection((url.host.strip("[]"), url.port or 443),
+                                      timeout=self.connect_timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=url.host.strip("[]")) as tls:
+                return tls.getpeercert(binary_form=True)

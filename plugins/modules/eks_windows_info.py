@@ -228,6 +228,15 @@ auth_method:
   returned: always
   type: str
   sample: eks-token
+cluster_identity:
+  description:
+    - How the API server was proven to be the cluster named (see O(cluster_identity)).
+    - C(eks-token) (the endpoint and CA from DescribeCluster), C(serving-certificate) (its
+      certificate is issued by the cluster CA), C(kube-root-ca) (its kube-root-ca.crt ConfigMap
+      holds the cluster CA), or C(skipped).
+  returned: always
+  type: str
+  sample: serving-certificate
 mode:
   description:
     - What the version table allows, C(control_plane), C(legacy) (below the table) or
@@ -389,6 +398,7 @@ def run(module):
         nodes=[dict((k, v) for k, v in n.items() if k not in ("linux", "kernel_version", "compute_type")) for n in nodes],
         node_counts=counts,
         auth_method=module.auth_method,
+        cluster_identity=module.cluster_identity,
     )
     if module.params["assess"]:
         result.update(assessment.judge(reads.assessment_facts(cluster_reads),

@@ -85,3 +85,132 @@ def test_the_admin_passes_where_the_limited_user_did_not(lab):
     rc, _parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", "locked")
     assert rc == 0, raw
     assert ipam(lab, "locked") == {"enable-windows-ipam": "true"}
+
+
+# --- reliability (issue 11): the right cluster every time, bounded waits, explanations -------
+
+def secret_of(lab, name):
+    return lab.get(name, "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs")
+
+
+def policy_attached(lab, name):
+    iam = lab.boto3_client("iam", "us-east-1")
+    role = lab.cluster(name)["role_arn"].rsplit("/", 1)[-1]
+    return any(p["PolicyName"] == "AmazonEKSVPCResourceController"
+               for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])
+
+
+def test_a_kubeconfig_exported_to_a_fleet_run_reaches_only_its_own_cluster(lab):
+    # the kubeconfig of twin-a exported as K8S_AUTH_KUBECONFIG, as kubectl users do, and a run
+    # over twin-a and twin-b: before, twin-b's task wrote twin-a's ConfigMap and attached the
+    # policy on twin-b's role, and both said "enabled"
+    exported = {"K8S_AUTH_KUBECONFIG": lab.cluster("twin-a")["admin_kubeconfig"]}
+    users = ("lab-admin", "kubernetes-admin")  # the kubeconfig's and the EKS token path's
+    before = {user: lab.writes(["twin-a", "twin-b"], username=user) for user in users}
+    rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", "twin-a,twin-b", env=exported)
+    assert rc != 0, raw
+    results = task_results(parsed, TASK)
+    assert results["twin-a"].get("failed") is not True, results["twin-a"]
+    refused = results["twin-b"]
+    assert refused.get("failed") is True and refused["changed"] is False, refused
+    msg = refused["msg"]
+    assert "is not EKS cluster 'twin-b'" in msg, msg
+    assert lab.cluster("twin-a")["admin_kubeconfig"] in msg and "K8S_AUTH_KUBECONFIG" in msg, msg
+    assert "Nothing was written" in msg, msg
+    # twin-a got one ConfigMap write (its own host's), twin-b none, and no AWS write for twin-b
+    after = {user: lab.writes(["twin-a", "twin-b"], username=user) for user in users}
+    new = after["lab-admin"]["twin-a"][len(before["lab-admin"]["twin-a"]):]
+    patches = [w for w in new if "configmaps/amazon-vpc-cni" in w[1]]
+    assert len(patches) == 1, new
+    assert ipam(lab, "twin-a") == {"enable-windows-ipam": "true"}
+    for user in users:
+        assert after[user]["twin-b"] == before[user]["twin-b"], user
+    assert ipam(lab, "twin-b") == {"enable-windows-ipam": "false"}
+    assert policy_attached(lab, "twin-a") is True
+    assert policy_attached(lab, "twin-b") is False
+    # the kubeconfig of each host's own cluster is proven and used
+    rc, parsed, raw = lab.run_playbook(
+        "eksops.windows.enable", "-l", "twin-b",
+        env={"K8S_AUTH_KUBECONFIG": lab.cluster("twin-b")["admin_kubeconfig"]})
+    assert rc == 0, raw
+    assert ipam(lab, "twin-b") == {"enable-windows-ipam": "true"}
+
+
+def test_legacy_removal_through_another_clusters_kubeconfig_deletes_nothing(lab):
+    before, writes = secret_of(lab, "frozen"), lab.writes("frozen", username="lab-admin")
+    rc, parsed, raw = lab.run_playbook(
+        "eksops.windows.legacy_remove", "-l", "down",
+        env={"K8S_AUTH_KUBECONFIG": lab.cluster("frozen")["admin_kubeconfig"]})
+    assert rc != 0, raw
+    assert "is not EKS cluster 'down'" in raw, raw
+    assert lab.writes("frozen", username="lab-admin") == writes
+    assert secret_of(lab, "frozen") == before
+
+
+def test_the_identity_is_reported_and_skip_is_a_warned_override(lab, playbook):
+    kubeconfig = lab.cluster("twin-a")["admin_kubeconfig"]
+    rc, parsed, raw = lab.run_playbook(playbook("info_with_options.yml"), "-e", "target=twin-a",
+                                       "-e", "test_kubeconfig=" + kubeconfig)
+    assert rc == 0, raw
+    assert task_results(parsed, "Read the cluster")["twin-a"]["cluster_identity"] == "serving-certificate"
+    # a proxy that shows neither proof: skip is the documented override, and it warns
+    rc, parsed, raw = lab.run_playbook(playbook("info_with_options.yml"), "-e", "target=twin-b",
+                                       "-e", "test_kubeconfig=" + kubeconfig,
+                                       env={"EKSOPS_CLUSTER_IDENTITY": "skip"})
+    assert rc == 0, raw
+    result = task_results(parsed, "Read the cluster")["twin-b"]
+    assert result["cluster_identity"] == "skipped"
+    assert any("was not proven to be EKS cluster 'twin-b'" in w for w in result["warnings"]), result
+
+
+def test_a_frozen_api_server_costs_one_timeout_and_the_rest_of_the_fleet_goes_on(lab, playbook):
+    # SIGSTOP: the kernel still takes the TCP connection, the server never answers
+    env = {"EKSOPS_KUBE_CONNECT_TIMEOUT": "2", "EKSOPS_KUBE_READ_TIMEOUT": "3"}
+    with lab.frozen("frozen"):
+        rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", "frozen,twin-a",
+                                           env=env)
+        info_rc, info, info_raw = lab.run_playbook(playbook("info_with_options.yml"),
+                                                   "-e", "target=frozen,twin-a", env=env)
+    assert rc != 0, raw
+    assert "Traceback" not in raw, raw
+    msg = task_results(parsed, "Renew the webhook certificate when it needs it")["frozen"]["msg"]
+    endpoint = lab.cluster("frozen")["endpoint"]
+    assert "EKS cluster 'frozen' (%s)" % endpoint in msg and "timed out" in msg, msg
+    assert msg.startswith("Reading Secret kube-system/vpc-admission-webhook-certs"), msg
+    assert info_rc != 0, info_raw
+    results = task_results(info, "Read the cluster")
+    assert results["twin-a"].get("failed") is not True, results["twin-a"]
+    assert "timed out" in results["frozen"]["msg"], results["frozen"]
+    # the server answers again once thawed: nothing was left half-done
+    assert secret_of(lab, "frozen")["data"]["cert.pem"]
+
+
+def test_a_stopped_api_server_is_explained_by_every_procedure(lab):
+    lab.stop_apiserver("down")
+    endpoint = lab.cluster("down")["endpoint"]
+    for procedure in ("renew_cert", "enable", "legacy_remove", "cluster_info"):
+        rc, parsed, raw = lab.run_playbook("eksops.windows." + procedure, "-l", "down")
+        assert rc != 0, (procedure, raw)
+        assert "Traceback" not in raw and "Max retries exceeded" not in raw, (procedure, raw)
+        failed = [r for play in parsed["plays"] for task in play["tasks"]
+                  for host, r in task["hosts"].items() if host == "down" and r.get("failed")]
+        assert failed, (procedure, raw)
+        msg = failed[0]["msg"]
+        assert "cannot reach the API server of EKS cluster 'down' (%s)" % endpoint in msg, (procedure, msg)
+        assert "Connection refused" in msg, (procedure, msg)
+
+
+@pytest.mark.parametrize("extra, env, says", [
+    (("-e", "test_cluster_name="), {}, "cluster_name is empty. Set eks_cluster_name on the host"),
+    (("-e", "test_kubeconfig=/nonexistent/kubeconfig"), {},
+     "The kubeconfig file /nonexistent/kubeconfig does not exist"),
+    (("-e", "test_host=https://127.0.0.1:1", "-e", "test_ca_cert=/nonexistent/ca.crt"), {},
+     "The CA file /nonexistent/ca.crt (option ca_cert or K8S_AUTH_SSL_CA_CERT) does not exist"),
+    ((), {"EKSOPS_KUBE_READ_TIMEOUT": "0"}, "kube_read_timeout=0.0 is out of range"),
+])
+def test_bad_inputs_are_named_with_what_to_do(lab, playbook, extra, env, says):
+    rc, parsed, raw = lab.run_playbook(playbook("info_with_options.yml"), "-e", "target=twin-a",
+                                       *extra, env=env)
+    assert rc != 0, raw
+    msg = task_results(parsed, "Read the cluster")["twin-a"]["msg"]
+    assert says in msg, msg

@@ -3,14 +3,16 @@
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import boto3
 import yaml
 
 from . import aws_audit, kube
-from .lab import Lab, load_scenario
+from .lab import Lab, alive as _alive, load_scenario
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -96,6 +98,32 @@ class LabHandle:
     def aws_writes(self, user=None):
         """The AWS requests of aws_calls() whose action is not a read (AWS_READ_PREFIXES)."""
         return [c for c in self.aws_calls(user) if not c[1].startswith(AWS_READ_PREFIXES)]
+
+    # --- faults of one cluster's API server (issue 11) --------------------------------------
+    def apiserver_pid(self, cluster):
+        return self.lab._pids()[f"apiserver-{cluster}"]  # pylint: disable=protected-access
+
+    @contextlib.contextmanager
+    def frozen(self, cluster):
+        """The API server of `cluster` stopped with SIGSTOP for the block: the kernel still
+        accepts TCP connections on its port, and nothing ever answers them (a hung server, or
+        an endpoint that takes connections and never replies)."""
+        pid = self.apiserver_pid(cluster)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    def stop_apiserver(self, cluster):
+        """Kill the API server of `cluster` for good (connections to it are refused from then
+        on); the lab's stop leaves it alone."""
+        pid = self.apiserver_pid(cluster)
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
 
     def inventory(self):
         return self.lab.path("inventory.yml")

@@ -21,6 +21,9 @@ class FakeModule:
     def fail_json(self, **kwargs):
         raise AssertionError(kwargs["msg"])
 
+    def warn(self, message):
+        self.warnings = getattr(self, "warnings", []) + [message]
+
     def client(self, service):
         import boto3
         assert service == "sts"
@@ -139,3 +142,12 @@ def test_explain_tls_and_unreachable_and_retry_only_what_may_be_retried():
     with pytest.raises(KubeError):
         Kube(lost, "prod", sleep=lambda s: None).merge_patch("ConfigMap", "c", "n", {})
     assert lost.calls == 1  # a write whose answer was lost is not sent twice
+
+
+def test_timeouts_reach_the_transport_on_both_paths(tmp_path):
+    for extra in ({}, {"host": "https://other:6443", "api_key": "tok"}):
+        module = FakeModule(tmp_path, kube_connect_timeout=3.0, kube_read_timeout=7.0, **extra)
+        transport = eks_access.kube_api(module, CLUSTER)[0].transport
+        timeout = transport.pool.connection_pool_kw["timeout"]
+        assert (timeout.connect_timeout, timeout.read_timeout) == (3.0, 7.0)
+        assert transport.connect_timeout == 3.0
