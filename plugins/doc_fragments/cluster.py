@@ -67,8 +67,8 @@ options:
         certificate). Otherwise the module fails before any write, naming the cluster and the
         server.
       - V(skip) proves nothing and warns; only for a proxy that shows neither.
-      - The EKS token path (no O(kubeconfig), O(context), O(host)) is always the cluster named:
-        its endpoint and CA come from DescribeCluster.
+      - The EKS token path (no O(kubeconfig), O(context), O(host)) is always the cluster named,
+        as its endpoint and CA come from DescribeCluster.
       - Can also be set with E(EKSOPS_CLUSTER_IDENTITY).
     type: str
     choices: [verify, skip]

@@ -131,3 +131,38 @@ def test_one_cluster_read_costs_two_api_requests(lab):
         made = lab.requests(name)[before[name]:]
         assert [(verb, uri.split("?")[0]) for verb, uri, _status in made] == [
             ("get", "/version"), ("list", "/api/v1/nodes")], made
+
+
+def test_the_built_tarball_installs_and_runs_from_the_installed_copy(lab, tmp_path):
+    # what a user gets from `ansible-galaxy collection build`: no lab, no test suites, the
+    # LICENSE; installed into an empty path (the dependencies come with the ansible package)
+    import os
+    import subprocess
+    import sys
+    import tarfile
+
+    from eksopslab.testing import ROOT
+
+    bindir = os.path.dirname(sys.executable)
+    subprocess.run([os.path.join(bindir, "ansible-galaxy"), "collection", "build",
+                    "--output-path", str(tmp_path), ROOT], check=True, capture_output=True)
+    tarball = next(p for p in os.listdir(tmp_path) if p.endswith(".tar.gz"))
+    with tarfile.open(tmp_path / tarball) as archive:
+        names = archive.getnames()
+    assert "LICENSE" in names and "plugins/modules/eks_windows_support.py" in names
+    assert not [n for n in names if n.startswith(("tests/lab", "tests/unit", "tests/integration",
+                                                  ".build", ".venv"))]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    installed = tmp_path / "installed"
+    subprocess.run([os.path.join(bindir, "ansible-galaxy"), "collection", "install", "--no-deps", "--force",
+                    "-p", str(installed), str(tmp_path / tarball)], check=True, capture_output=True)
+    copy = installed / "ansible_collections" / "eksops" / "windows"
+    assert (copy / "MANIFEST.json").exists()
+    rc, parsed, raw = lab.run_playbook("eksops.windows.cluster_info", "-l", "prod",
+                                       env={"ANSIBLE_COLLECTIONS_PATH": str(installed)})
+    assert rc == 0, raw
+    # the modules ran from the installed copy, not from the working tree
+    assert str(copy) in subprocess.run(
+        [os.path.join(bindir, "ansible-doc"), "-t", "module", "eksops.windows.eks_windows_info",
+         "--json"], env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed)),
+        capture_output=True, text=True, check=True).stdout
