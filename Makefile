@@ -20,11 +20,12 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check molecule perf mutation clean lab-stop
 
-help:
-	@echo "make demo   - set up everything, start a lab of EKS clusters, run the demo playbook, stop"
-	@echo "make test   - set up everything and run every test suite and gate (what CI runs)"
+# `make help` prints every target that has a `## ` comment on its line, in file order.
+help: ## this list
+	@echo "eksops.windows: a newcomer needs two commands, 'make demo' and 'make test'."
+	@awk -F':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-venv: $(VENV)/.stamp $(LINK)
+venv: $(VENV)/.stamp $(LINK) ## the virtual environment (Python 3.12, or 3.11) and the collection link
 
 $(VENV)/.stamp: requirements/dev.txt
 	@echo "== virtual environment ($(PYTHON))"
@@ -38,58 +39,58 @@ $(LINK):
 	mkdir -p $(dir $(LINK))
 	ln -sfn $(ROOT) $(LINK)
 
-lab-build:
+lab-build: ## the lab's binaries: etcd from Debian, kube-apiserver/controller-manager built once (~7 min cold)
 	@echo "== lab binaries (etcd from Debian; kube-apiserver/kube-controller-manager built once, cached)"
 	bash tests/lab/install-system-deps.sh
 	bash tests/lab/build-kubernetes.sh
 
-demo: venv lab-build
+demo: venv lab-build ## set up everything, start a lab of EKS clusters, run the demo playbooks, stop
 	bash tests/lab/demo.sh
 
-unit: venv
+unit: venv ## unit tests (pytest, fakes and Stubber; under a minute)
 	@echo "== unit tests"
 	$(BIN)/python -m pytest -q tests/unit
 
-lab-test: venv lab-build
+lab-test: venv lab-build ## tests of the lab itself
 	@echo "== tests of the lab itself"
 	$(BIN)/python -m pytest -q tests/lab/tests
 
-integration: venv lab-build
+integration: venv lab-build ## real ansible-playbook runs against the lab (the longest gate)
 	@echo "== integration tests (ansible-playbook against the lab)"
 	$(BIN)/python -m pytest -q tests/integration
 
-sanity: venv
+sanity: venv ## ansible-test sanity, offline, no Docker
 	@echo "== ansible-test sanity"
 	bash tests/sanity/run.sh
 
 # ansible-lint gets an ANSIBLE_HOME of its own: it puts $ANSIBLE_HOME/collections (default
 # ~/.ansible) first, where molecule's prerun leaves a copy of this collection as it was at the
 # last molecule run; lint must resolve our modules and roles from the working tree.
-lint: venv
+lint: venv ## ansible-lint, production profile, offline
 	@echo "== ansible-lint (production profile, offline)"
 	ANSIBLE_HOME=$(ROOT)/.build/lint-home $(BIN)/ansible-lint --offline --profile production
 
-molecule: venv lab-build
+molecule: venv lab-build ## one molecule scenario per role (default driver, against the lab)
 	@echo "== molecule scenarios of the roles (default driver; each starts and stops a lab)"
 	set -e; for scenario in $$(ls extensions/molecule | grep -v '^shared$$'); do \
 	  NO_COLOR=1 $(BIN)/molecule test -s $$scenario 2>&1 | tail -n 3; \
 	  test $${PIPESTATUS[0]} -eq 0; done
 
-readme-check: venv lab-build
+readme-check: venv lab-build ## the README's commands, run as a newcomer would
 	@echo "== the README's commands"
 	$(BIN)/python -m pytest -q tests/readme
 
 GATES := unit lab-test integration molecule sanity lint readme-check
 
 # Every gate in turn, each timed; the times are printed at the end (and a failed gate ends the run).
-test: venv lab-build
+test: venv lab-build ## every gate above in turn, timed (what CI runs)
 	@times=$$(mktemp); for gate in $(GATES); do \
 	  began=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$gate || { echo "== gate $$gate FAILED after $$(( $$(date +%s) - began )) s"; exit 1; }; \
 	  echo "$$gate $$(( $$(date +%s) - began ))" >> $$times; \
 	done; echo "== time per gate (s)"; awk '{printf "   %-13s %5d\n", $$1, $$2; t += $$2} END {printf "   %-13s %5d\n", "total", t}' $$times; rm -f $$times
 
-perf: venv lab-build
+perf: venv lab-build ## benchmarks against the CLI steps and a hand-rolled playbook (figures only)
 	@echo "== benchmarks (figures only)"
 	$(BIN)/python tests/perf/bench_foundation.py
 	$(BIN)/python tests/perf/bench_assessment.py
@@ -98,13 +99,13 @@ perf: venv lab-build
 	$(BIN)/python tests/perf/bench_enable.py
 
 # Each check-mode guard of plugins/ removed in turn: the unit suite must fail every time.
-mutation: venv
+mutation: venv ## remove each check-mode guard in turn: the unit suite must fail every time
 	@echo "== check-mode guards against the unit suite"
 	$(BIN)/python tests/mutation/check_mode_guards.py
 
-lab-stop:
+lab-stop: ## stop a lab started by labctl or make demo
 	tests/lab/labctl stop
 
-clean:
+clean: ## stop the lab, remove .build, .lab and test outputs
 	-tests/lab/labctl stop
 	rm -rf .build .lab tests/output
