@@ -1,7 +1,9 @@
 """The lab's AWS: moto in this process, with EKS clusters that point at the lab's API servers."""
 
 import base64
+import fnmatch
 import json
+import re
 
 import boto3
 
@@ -148,39 +150,131 @@ def create_cluster(endpoint, credentials, cluster, api_endpoint, ca_pem):
     return {"arn": backend_cluster.arn, "role_arn": role_arn}
 
 
+# EKS REST paths -> the parts of the resource ARN the action is evaluated on (AWS's Service
+# Authorization Reference: cluster, nodegroup, fargateprofile and addon resource types).
+EKS_RESOURCES = [(re.compile(pattern), template) for pattern, template in (
+    (r"^/clusters/(?P<c>[^/]+)/node-groups/(?P<n>[^/]+)", "nodegroup/{c}/{n}/*"),
+    (r"^/clusters/(?P<c>[^/]+)/fargate-profiles/(?P<n>[^/]+)", "fargateprofile/{c}/{n}/*"),
+    (r"^/clusters/(?P<c>[^/]+)/addons/(?P<n>[^/]+)", "addon/{c}/{n}/*"),
+    (r"^/clusters/(?P<c>[^/]+)", "cluster/{c}"),
+)]
+IAM_ROLE_ACTIONS = ("AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "GetRole")
+# Condition operators the stand-in evaluates (on iam:PolicyARN only); ArnLike/StringLike match
+# with wildcards, the others exactly.
+CONDITION_OPERATORS = {"ArnEquals": False, "ArnLike": True, "StringEquals": False, "StringLike": True}
+
+
+def _as_list(value):
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def request_facts(response):
+    """(action, resource ARN, condition context) of one moto request, as IAM evaluates it."""
+    service = response.service_name
+    action = response._get_action()  # pylint: disable=protected-access
+    region, account = response.region, response.current_account
+    partition = partition_of(region)
+    resource, context = "*", {}
+    if service == "eks":
+        for pattern, template in EKS_RESOURCES:
+            found = pattern.match(response.path)
+            if found:
+                resource = f"arn:{partition}:eks:{region}:{account}:" + template.format(**found.groupdict())
+                break
+        if action == "DescribeUpdate" and response.querystring.get("addonName"):
+            cluster = response.path.split("/")[2]
+            name = response.querystring["addonName"][0]
+            resource = f"arn:{partition}:eks:{region}:{account}:addon/{cluster}/{name}/*"
+    elif service == "iam" and action in IAM_ROLE_ACTIONS:
+        role = (response.querystring.get("RoleName") or [""])[0]
+        resource = f"arn:{partition}:iam::{account}:role/{role}"
+        if response.querystring.get("PolicyArn"):
+            context["iam:PolicyARN"] = response.querystring["PolicyArn"][0]
+    return f"{service}:{action}", resource, context
+
+
+def _matches(patterns, value):
+    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+
+
+def statement_applies(statement, action, resource, context):
+    """Whether one policy statement covers the request. Fails closed: a statement with
+    NotAction, NotResource or a condition this stand-in does not evaluate covers nothing."""
+    if "NotAction" in statement or "NotResource" in statement:
+        return False
+    if not _matches(_as_list(statement.get("Action")), action):
+        return False
+    if not _matches(_as_list(statement.get("Resource")), resource):
+        return False
+    for operator, keys in (statement.get("Condition") or {}).items():
+        if operator not in CONDITION_OPERATORS:
+            return False
+        for key, wanted in keys.items():
+            value = context.get(key)
+            if key.lower() != "iam:policyarn" or value is None:
+                return False
+            wanted = _as_list(wanted)
+            if CONDITION_OPERATORS[operator]:
+                if not _matches(wanted, value):
+                    return False
+            elif value not in wanted:
+                return False
+    return True
+
+
+def allowed(policy, action, resource, context):
+    """IAM's answer for one identity policy: an explicit Deny wins, then any Allow."""
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    if any(s.get("Effect") == "Deny" and statement_applies(s, action, resource, context)
+           for s in statements):
+        return False
+    return any(s.get("Effect") == "Allow" and statement_applies(s, action, resource, context)
+               for s in statements)
+
+
 def enforce_iam_policies(users):
-    """Make moto's IAM answer AccessDenied to scenario users whose inline policy does not allow
-    an IAM action, as AWS would.
+    """Make moto answer AccessDenied to scenario users whose inline policy does not allow a
+    request, as AWS would, for every service moto serves here (IAM, EKS with the lab's add-on
+    routes, EC2, STS).
 
-    A stand-in for IAM policy evaluation, by action name only (wildcards allowed; no resources,
-    no conditions, no Deny). moto's own enforcement (INITIAL_NO_AUTH_ACTION_COUNT) rejects the
-    SigV4 signatures of botocore's EKS REST requests, so it cannot be used here. `users` maps
-    an access key id to (user ARN, policy document).
+    A stand-in for IAM policy evaluation of one identity policy per user: Action (wildcards),
+    Resource (the ARN of the resource the action names: EKS clusters, node groups, Fargate
+    profiles and add-ons from the REST path, IAM roles from RoleName; "*" for every other
+    action, which then only matches Resource "*" or a wildcard covering it), explicit Deny,
+    and the condition key iam:PolicyARN (ArnEquals/ArnLike/StringEquals/StringLike). It does
+    not evaluate NotAction/NotResource or any other condition key (such statements allow
+    nothing: fails closed), policy variables, resource or permission-boundary policies, SCPs
+    or sessions. sts:GetCallerIdentity is always allowed, as on AWS (no policy can deny it).
+    moto's own enforcement (INITIAL_NO_AUTH_ACTION_COUNT) rejects the SigV4 signatures of
+    botocore's EKS REST requests, so it cannot be used here. `users` maps an access key id to
+    (user ARN, policy document).
+
+    The refusal is AWS's: AccessDenied (query APIs: IAM, EC2, STS; EC2 itself would say
+    UnauthorizedOperation) or AccessDeniedException (EKS's REST API), HTTP 403, "User: <arn> is not authorized to perform: <action> on
+    resource: <arn>".
     """
-    import fnmatch  # pylint: disable=import-outside-toplevel
+    from moto.core.exceptions import AccessDeniedError, JsonRESTError  # pylint: disable=import-outside-toplevel
+    from moto.core.responses import BaseResponse  # pylint: disable=import-outside-toplevel
 
-    from moto.core.exceptions import AccessDeniedError  # pylint: disable=import-outside-toplevel
-    from moto.iam.responses import IamResponse  # pylint: disable=import-outside-toplevel
-
-    rules = {}
-    for key, (arn, policy) in users.items():
-        allowed = []
-        for statement in policy.get("Statement", []):
-            if statement.get("Effect") == "Allow":
-                actions = statement.get("Action", [])
-                allowed += [actions] if isinstance(actions, str) else actions
-        rules[key] = (arn, [a.lower() for a in allowed])
-    original = IamResponse._authenticate_and_authorize_normal_action  # pylint: disable=protected-access
+    original = BaseResponse._authenticate_and_authorize_normal_action  # pylint: disable=protected-access
 
     def authorize(self, resource="*"):
         original(self, resource)
-        rule = rules.get(self.get_access_key())
-        if rule:
-            action = "iam:" + self._get_action()  # pylint: disable=protected-access
-            if not any(fnmatch.fnmatchcase(action.lower(), p) for p in rule[1]):
-                raise AccessDeniedError(rule[0], action)
+        user = users.get(self.get_access_key())
+        if not user:
+            return
+        action, arn, context = request_facts(self)
+        if action.lower() == "sts:getcalleridentity" or allowed(user[1], action, arn, context):
+            return
+        if self.service_name != "eks":
+            raise AccessDeniedError(user[0], f"{action} on resource: {arn}")
+        error = JsonRESTError("AccessDeniedException", f"User: {user[0]} is not authorized to "
+                              f"perform: {action} on resource: {arn}")
+        error.code = 403
+        raise error
 
-    IamResponse._authenticate_and_authorize_normal_action = authorize  # pylint: disable=protected-access
+    BaseResponse._authenticate_and_authorize_normal_action = authorize  # pylint: disable=protected-access
 
 
 def secret_for(access_key_id):

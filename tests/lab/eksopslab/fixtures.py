@@ -7,6 +7,8 @@ what the installers leave on a cluster.
 
 import base64
 import datetime
+import glob
+import os
 import time
 
 import kubernetes
@@ -30,6 +32,8 @@ RESOURCES = {
     "ReplicaSet": ("apis/apps/v1", "replicasets", True),
     "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": ("apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     "MutatingWebhookConfiguration": (
         "apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
     "CertificateSigningRequest": (
@@ -264,6 +268,23 @@ def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, se
     return objects
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def manifest_objects(patterns):
+    """The objects of YAML manifest files (paths or globs relative to the repository, e.g. the
+    shipped RBAC docs/permissions/rbac/*.yml), in file order."""
+    objects = []
+    for pattern in patterns:
+        paths = sorted(glob.glob(os.path.join(ROOT, pattern)))
+        if not paths:
+            raise ValueError(f"no manifest matches {pattern}")
+        for path in paths:
+            with open(path, encoding="utf-8") as handle:
+                objects += [doc for doc in yaml.safe_load_all(handle) if doc]
+    return objects
+
+
 def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
     """Every object the scenario declares for one cluster, in creation order."""
     objects = []
@@ -298,6 +319,7 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
                               cert_days_left=install.get("cert_days_left", 200),
                               secret=install.get("secret")))
     objects.extend(cluster.get("objects", []))
+    objects.extend(manifest_objects(cluster.get("manifests", [])))
     unique = {}
     for obj in objects:  # two flavours share the controller objects and the Secret
         key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
