@@ -182,7 +182,13 @@ class Kube(object):
                     "path, the AWS identity must be the cluster creator or be mapped in aws-auth "
                     "or an access entry." % (what, self.where))
         if status == 403:
-            return "%s: forbidden (403) on %s: %s" % (what, self.where, message)
+            remedy = ""
+            if "attempting to grant RBAC permissions not currently held" in message:
+                remedy = (" Creating or changing a ClusterRole with rules the identity does not "
+                          "hold needs RBAC 'escalate' on clusterroles (or those rules).")
+            return ("%s: forbidden (403) on %s: %s.%s Grant the identity that permission: the "
+                    "RBAC each procedure needs is in docs/permissions/ of eksops.windows."
+                    % (what, self.where, message.rstrip("."), remedy))
         return "%s: the API server of %s answered %s: %s" % (what, self.where, status, message)
 
     # --- objects -------------------------------------------------------------------------

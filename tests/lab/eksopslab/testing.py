@@ -75,6 +75,8 @@ class LabHandle:
         with open(os.path.join(self.lab.path("clusters", cluster, "audit.log")),
                   encoding="utf-8") as handle:
             for line in handle:
+                if not line.endswith("\n"):
+                    break  # the API server is still writing this line: not an event yet
                 event = json.loads(line)
                 if event.get("user", {}).get("username") == username:
                     seen.append((event["verb"], event["requestURI"],

@@ -164,3 +164,20 @@ def test_options_that_cannot_work_are_refused_with_what_to_give(params, says):
 ])
 def test_good_options_pass(params):
     assert eks_access.option_problems(params) is None
+
+
+@pytest.mark.parametrize("message, says", [
+    ('configmaps "amazon-vpc-cni" is forbidden: User "u" cannot patch resource "configmaps"',
+     "cannot patch resource \"configmaps\". Grant the identity that permission"),
+    ('clusterroles.rbac.authorization.k8s.io "vpc-resource-controller" is forbidden: user "u" is '
+     'attempting to grant RBAC permissions not currently held', "needs RBAC 'escalate' on clusterroles"),
+])
+def test_a_403_names_the_permission_and_where_the_rules_are(message, says):
+    class Forbidden(Transport):
+        def request(self, method, url, headers, body):
+            return 403, {}, json.dumps({"message": message}).encode()
+    kube = Kube(Forbidden(None, None), "EKS cluster 'a' (https://x)", sleep=lambda s: None)
+    with pytest.raises(KubeError) as caught:
+        kube.list("Node", what="Listing nodes")
+    assert caught.value.status == 403
+    assert says in caught.value.msg and "docs/permissions/" in caught.value.msg, caught.value.msg
