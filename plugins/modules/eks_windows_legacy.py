@@ -279,6 +279,7 @@ webhook_certificate:
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
     certificates,
+    lease,
     legacy,
     legacy_install,
     procedure,
@@ -297,10 +298,11 @@ def install(module, cluster):
         module.fail_json(msg="eks_windows_legacy needs the cryptography Python package to issue "
                              "the webhook certificate (or certificate=false)",
                          exception=certificates.CRYPTOGRAPHY_IMPORT_ERROR)
-    changed, result = module.run(
-        legacy_install.converge, reads.ClusterReads(module.clients), module.check_mode,
-        flavour=params["flavour"], force=params["force"], certificate=params["certificate"],
-        renew_before=params["renew_before"], csr_api=params["csr_api"])
+    with lease.held(module.clients, "legacy install (eks_windows_legacy)", module.check_mode) as clients:
+        changed, result = module.run(
+            legacy_install.converge, reads.ClusterReads(clients), module.check_mode,
+            flavour=params["flavour"], force=params["force"], certificate=params["certificate"],
+            renew_before=params["renew_before"], csr_api=params["csr_api"])
     result.update(cluster=public_cluster_facts(cluster),
                   support=dict((k, v) for k, v in support_of(cluster).items() if k != "error"))
     if module._diff:
@@ -319,7 +321,8 @@ def install(module, cluster):
 
 
 def remove(module, cluster):
-    changed, removal = legacy.remove_step(module.clients, module.check_mode)
+    with lease.held(module.clients, "legacy remove (eks_windows_legacy)", module.check_mode) as clients:
+        changed, removal = legacy.remove_step(clients, module.check_mode)
     found, deleted = removal["found"], removal["deleted"]
     result = dict(changed=changed, cluster=public_cluster_facts(cluster),
                   flavours=procedure.legacy_flavours(found), found=found, deleted=deleted)

@@ -286,7 +286,7 @@ max_pods:
       sample: {mode: prefix_delegation, max_pods: 110}
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, prefix_delegation, reads
+from ansible_collections.eksops.windows.plugins.module_utils import cni_config, lease, prefix_delegation, reads
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -296,10 +296,12 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
 def run(module):
     params = module.params
     cluster = module.cluster
-    changed, result = prefix_delegation.converge(
-        reads.ClusterReads(module.clients), module.check_mode, params["state"],
-        dict((option, params[option]) for option, _key in prefix_delegation.TARGET_KEYS),
-        params["force"], params["patch_helm_owned"], params["addon_wait_timeout"])
+    with lease.held(module.clients, "prefix delegation %s (eks_windows_prefix_delegation)" % params["state"],
+                    module.check_mode) as clients:
+        changed, result = prefix_delegation.converge(
+            reads.ClusterReads(clients), module.check_mode, params["state"],
+            dict((option, params[option]) for option, _key in prefix_delegation.TARGET_KEYS),
+            params["force"], params["patch_helm_owned"], params["addon_wait_timeout"])
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if module._diff:
         header = "%s (%s)" % (cluster["name"], cluster["region"])

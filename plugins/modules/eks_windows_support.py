@@ -308,7 +308,7 @@ cluster_facts:
       sample: false
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, cni_config, reads, windows_support
+from ansible_collections.eksops.windows.plugins.module_utils import assessment, cni_config, lease, reads, windows_support
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -319,10 +319,12 @@ from ansible_collections.eksops.windows.plugins.module_utils.procedure import WI
 def run(module):
     params = module.params
     cluster = module.cluster
-    cluster_reads = reads.ClusterReads(module.clients)
-    changed, result = windows_support.converge(
-        cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"],
-        params["patch_helm_owned"], params["addon_wait_timeout"])
+    procedure = "%s (eks_windows_support)" % ("enable" if params["state"] == "enabled" else "disable")
+    with lease.held(module.clients, procedure, module.check_mode) as clients:
+        cluster_reads = reads.ClusterReads(clients)
+        changed, result = windows_support.converge(
+            cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"],
+            params["patch_helm_owned"], params["addon_wait_timeout"])
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if params["assess"]:
         result["assessment"] = assessment.judge(reads.assessment_facts(cluster_reads))

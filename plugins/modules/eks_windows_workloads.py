@@ -227,7 +227,7 @@ msg:
   sample: "prod: 12 workloads, 4 without an OS selector: 3 fixed, 1 not allowed."
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import workload_selectors, workloads
+from ansible_collections.eksops.windows.plugins.module_utils import lease, workload_selectors, workloads
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -268,9 +268,11 @@ def main():
 
 def run(module, state, namespaces, exclude, kinds, rules):
     cluster = module.cluster
-    changed, result = workload_selectors.converge(
-        module.k8s, module.check_mode, cluster["name"], state, namespaces, exclude, kinds, rules,
-        module.params["only_mixed"])
+    with lease.held(module.clients, "workload fix (eks_windows_workloads)", module.check_mode,
+                    writes=state == "fixed") as clients:
+        changed, result = workload_selectors.converge(
+            clients.kube, module.check_mode, cluster["name"], state, namespaces, exclude, kinds, rules,
+            module.params["only_mixed"])
     diffs = result.pop("diffs")
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if result["counts"]["affinity_only_windows"]:

@@ -241,7 +241,7 @@ not_after:
   sample: "2027-11-24T10:00:00Z"
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import certificates, reads, webhook_cert
+from ansible_collections.eksops.windows.plugins.module_utils import certificates, lease, reads, webhook_cert
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import EksClusterModule
 
 
@@ -270,11 +270,16 @@ def main():
         "state", "renew_before", "force", "service_name", "csr_api", "signer_name",
         "wait_timeout", "restart_webhook", "wait_rollout", "rollout_timeout",
         "recreate_stuck_pods"))
-    changed, result = module.run(webhook_cert.converge, reads.ClusterReads(module.clients),
-                                 module.check_mode, **options)
+    changed, result = module.run(converge, module, options)
     if module._diff and params["state"] == "present":
         result["diff"] = webhook_cert.diff(result)
     module.exit_json(changed=changed, **result)
+
+
+def converge(module, options):
+    with lease.held(module.clients, "webhook certificate (vpc_webhook_cert)", module.check_mode,
+                    writes=options["state"] == "present") as clients:
+        return webhook_cert.converge(reads.ClusterReads(clients), module.check_mode, **options)
 
 
 if __name__ == "__main__":
