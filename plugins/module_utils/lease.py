@@ -321,14 +321,19 @@ def held(clients, procedure, check_mode, writes=True, clock=time.time):
         yield clients
         return
     lease = Lease(clients.kube, name, procedure, clock=clock, warn=clients.warn)
-    other = lease.observe()
-    if check_mode:
+    if check_mode:  # an identity that may only read can still run check mode
+        try:
+            other = lease.observe()
+        except KubeError as e:
+            clients.warn("EKS cluster '%s': %s" % (name, e.msg))
+            other = None
         if other:
             clients.warn("EKS cluster '%s': another run holds %s (%s by %s, expires %s); a real run "
                          "of %s now would be refused." % (name, WHERE, other["procedure"],
                                                           other["identity"], other["expires"], procedure))
         yield clients
         return
+    lease.observe()
     guard = Guard(lease)
     kube = GuardedKube(clients.kube, guard)
     guarded = Clients(clients.cluster, kube, lambda service: _guard_aws(clients.aws(service), guard),

@@ -5,7 +5,7 @@ also on failure). Over the fake API server, so paths and preconditions are the r
 import pytest
 
 from ansible_collections.eksops.windows.plugins.module_utils import lease
-from ansible_collections.eksops.windows.plugins.module_utils.errors import LeaseError
+from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError, LeaseError
 
 from fakes import FakeApiServer, FakeClients, obj
 
@@ -179,6 +179,26 @@ def test_check_mode_takes_nothing_and_warns_when_held():
         assert same is clients
     assert server.writes == []
     assert any("would be refused" in w and "other-host/pid-7/abc" in w for w in clients.warnings)
+
+
+def test_check_mode_of_an_identity_that_cannot_read_leases_warns_and_goes_on():
+    server = FakeApiServer(configmap())
+    server.fail("GET", "/leases/", 403)
+    clients = FakeClients(server)
+    with lease.held(clients, "enable (eks_windows_support)", True, clock=Clock()) as same:
+        assert same is clients
+    assert any("forbidden (403)" in w and "get, create and update on leases" in w for w in clients.warnings)
+
+
+def test_a_real_run_that_cannot_read_leases_fails_before_any_write_naming_the_rule():
+    server = FakeApiServer(configmap())
+    server.fail("GET", "/leases/", 403)
+    clients = FakeClients(server)
+    with pytest.raises(KubeError) as caught:
+        with lease.held(clients, "enable (eks_windows_support)", False, clock=Clock()) as guarded:
+            write(guarded)
+    assert "EKS cluster 'c'" in caught.value.msg and "get, create and update on leases in kube-system" in caught.value.msg
+    assert server.writes == []
 
 
 def test_a_run_that_cannot_write_reads_no_lease():
