@@ -99,6 +99,8 @@ def holder_of(record, now):
 
 
 def describe(record, expires=None, now=None):
+    """The facts of a Lease record for messages and the result's ``lease`` key: identity,
+    procedure, acquired, renewed, expires, duration (and expires_in, given `now`)."""
     spec = (record or {}).get("spec") or {}
     notes = ((record or {}).get("metadata") or {}).get("annotations") or {}
     if expires is None:
