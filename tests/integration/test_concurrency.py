@@ -88,31 +88,46 @@ def put_lease(lab, name, holder, renewed):
         api.close()
 
 
-def test_two_renewals_at_once_one_writes_the_other_is_refused_and_the_secret_matches(lab):
-    before = secret(lab, "renew-twice")
-    args = ("-l", "renew-twice", "-e", "cert_state=present")
-    playbook = os.path.join(PLAYBOOKS, "webhook_cert.yml")
-    runs = at_once(lab, (playbook, args), (playbook, args))
-    results = [host_result(parsed, "renew-twice") for _rc, parsed, _raw in runs]
-    written = [r for r in results if r.get("changed") and not r.get("failed")]
-    refused = [r for r in results if r.get("failed")]
-    assert len(written) == 1, [r.get("msg") for r in results]
-    assert len(refused) == 1, results
-    msg = refused[0]["msg"]
-    for part in ("EKS cluster 'renew-twice'", "webhook certificate (vpc_webhook_cert) " + REFUSED,
-                 "Lease kube-system/eksops-windows", "Nothing was written", "run again"):
-        assert part in msg, msg
-    assert refused[0]["lease"]["procedure"] == "webhook certificate (vpc_webhook_cert)"
-    assert sorted(rc for rc, _p, _r in runs) == [0, 2]
-    after = secret(lab, "renew-twice")
-    assert after != before
-    cert = x509.load_pem_x509_certificate(base64.b64decode(after["cert.pem"]))
-    key = serialization.load_pem_private_key(base64.b64decode(after["key.pem"]), None)
-    assert cert.public_key().public_numbers() == key.public_key().public_numbers()  # a matching key
+def matching_certificate(lab, name):
+    """The Secret's certificate, after checking that its key matches and it is a fresh one."""
+    data = secret(lab, name)
+    cert = x509.load_pem_x509_certificate(base64.b64decode(data["cert.pem"]))
+    key = serialization.load_pem_private_key(base64.b64decode(data["key.pem"]), None)
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
     assert cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc) > datetime.timedelta(days=364)
-    names = [c["metadata"]["name"] for c in lab.get("renew-twice", CSRS)["items"]]
-    assert "vpc-admission-webhook.kube-system" not in names  # no CSR of ours left behind
-    assert "holderIdentity" not in lease_of(lab, "renew-twice")["spec"]  # released
+    return data
+
+
+def test_two_renewals_at_once_one_writes_the_other_is_refused_and_the_secret_matches(lab):
+    """Rounds until the two runs overlapped (5 days left, then renew_before=400 so that a fresh
+    certificate is renewed again): every round leaves a matching key and no CSR of ours; in
+    the overlapping one exactly one wrote and the other was refused with the message."""
+    playbook = os.path.join(PLAYBOOKS, "webhook_cert.yml")
+    overlapped = None
+    for round_ in range(4):
+        before = secret(lab, "renew-twice")
+        args = ("-l", "renew-twice", "-e", "cert_state=present", "-e",
+                "cert_renew_before=%d" % (30 if round_ == 0 else 400))
+        runs = at_once(lab, (playbook, args), (playbook, args))
+        results = [host_result(parsed, "renew-twice") for _rc, parsed, _raw in runs]
+        refused = [r for r in results if r.get("failed")]
+        assert len(refused) <= 1, [r["msg"] for r in refused]  # the old code: both fail, key mismatch
+        for result in refused:
+            assert REFUSED in result["msg"], result["msg"]
+        assert all(r.get("failed") or (rc == 0 and r["changed"]) for (rc, _p, _r), r in zip(runs, results)), results
+        assert matching_certificate(lab, "renew-twice") != before
+        names = [c["metadata"]["name"] for c in lab.get("renew-twice", CSRS)["items"]]
+        assert "vpc-admission-webhook.kube-system" not in names  # no CSR of ours left behind
+        assert "holderIdentity" not in lease_of(lab, "renew-twice")["spec"]  # released
+        if refused:
+            overlapped = refused[0]
+            break
+    assert overlapped, "the two renewals never overlapped in 4 rounds"
+    msg = overlapped["msg"]
+    for part in ("EKS cluster 'renew-twice'", "webhook certificate (vpc_webhook_cert) " + REFUSED,
+                 "Lease kube-system/eksops-windows", "Nothing was written", "un again"):
+        assert part in msg, msg
+    assert overlapped["lease"]["procedure"] == "webhook certificate (vpc_webhook_cert)"
 
 
 def half_enable(lab, name):
