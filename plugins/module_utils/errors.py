@@ -56,3 +56,8 @@ class AwsError(EksOpsError):
 class StepError(EksOpsError):
     """A step failed after earlier steps had already written: ``details`` carries ``changed``
     and what was done, so the result reports the writes that happened."""
+
+
+class LeaseError(EksOpsError):
+    """Another run holds the cluster's Lease (lease.py), or took it while this run was reading
+    or writing; ``details['lease']`` names that run's procedure, holder and times."""

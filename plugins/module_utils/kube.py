@@ -44,6 +44,7 @@ KINDS = {
     "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     "MutatingWebhookConfiguration": (
         "/apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
+    "Lease": ("/apis/coordination.k8s.io/v1", "leases", True),
     "CertificateSigningRequest": (
         "/apis/certificates.k8s.io/v1", "certificatesigningrequests", False),
 }

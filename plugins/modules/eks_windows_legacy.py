@@ -108,6 +108,12 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
+  - "One run at a time per cluster: runs that write hold the Lease C(kube-system/eksops-windows)
+    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
+    collection. A run that finds it held by a live run (or taken since it began reading) fails
+    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
+    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
+    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
   - With O(state=absent), each candidate object is read by name (12 reads in all), then each one found is deleted by name.
     A deletion that answers 404 (someone else removed the object in between) counts as done.
   - Certificate signing requests are read through C(certificates.k8s.io/v1), which Kubernetes
@@ -279,6 +285,7 @@ webhook_certificate:
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
     certificates,
+    lease,
     legacy,
     legacy_install,
     procedure,
@@ -297,10 +304,11 @@ def install(module, cluster):
         module.fail_json(msg="eks_windows_legacy needs the cryptography Python package to issue "
                              "the webhook certificate (or certificate=false)",
                          exception=certificates.CRYPTOGRAPHY_IMPORT_ERROR)
-    changed, result = module.run(
-        legacy_install.converge, reads.ClusterReads(module.clients), module.check_mode,
-        flavour=params["flavour"], force=params["force"], certificate=params["certificate"],
-        renew_before=params["renew_before"], csr_api=params["csr_api"])
+    with lease.held(module.clients, "legacy install (eks_windows_legacy)", module.check_mode) as clients:
+        changed, result = module.run(
+            legacy_install.converge, reads.ClusterReads(clients), module.check_mode,
+            flavour=params["flavour"], force=params["force"], certificate=params["certificate"],
+            renew_before=params["renew_before"], csr_api=params["csr_api"])
     result.update(cluster=public_cluster_facts(cluster),
                   support=dict((k, v) for k, v in support_of(cluster).items() if k != "error"))
     if module._diff:
@@ -319,7 +327,8 @@ def install(module, cluster):
 
 
 def remove(module, cluster):
-    changed, removal = legacy.remove_step(module.clients, module.check_mode)
+    with lease.held(module.clients, "legacy remove (eks_windows_legacy)", module.check_mode) as clients:
+        changed, removal = legacy.remove_step(clients, module.check_mode)
     found, deleted = removal["found"], removal["deleted"]
     result = dict(changed=changed, cluster=public_cluster_facts(cluster),
                   flavours=procedure.legacy_flavours(found), found=found, deleted=deleted)

@@ -36,6 +36,13 @@ description:
   - Disabling has no preconditions; it sets the key to C(false).
   - Linux prefix delegation (C(ENABLE_PREFIX_DELEGATION) of C(aws-node)) is left alone; the two
     coexist.
+notes:
+  - "One run at a time per cluster: runs that write hold the Lease C(kube-system/eksops-windows)
+    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
+    collection. A run that finds it held by a live run (or taken since it began reading) fails
+    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
+    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
+    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
 author:
   - eksops.windows maintainers (!UNKNOWN)
 attributes:
@@ -286,7 +293,7 @@ max_pods:
       sample: {mode: prefix_delegation, max_pods: 110}
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, prefix_delegation, reads
+from ansible_collections.eksops.windows.plugins.module_utils import cni_config, lease, prefix_delegation, reads
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -296,10 +303,12 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
 def run(module):
     params = module.params
     cluster = module.cluster
-    changed, result = prefix_delegation.converge(
-        reads.ClusterReads(module.clients), module.check_mode, params["state"],
-        dict((option, params[option]) for option, _key in prefix_delegation.TARGET_KEYS),
-        params["force"], params["patch_helm_owned"], params["addon_wait_timeout"])
+    with lease.held(module.clients, "prefix delegation %s (eks_windows_prefix_delegation)" % params["state"],
+                    module.check_mode) as clients:
+        changed, result = prefix_delegation.converge(
+            reads.ClusterReads(clients), module.check_mode, params["state"],
+            dict((option, params[option]) for option, _key in prefix_delegation.TARGET_KEYS),
+            params["force"], params["patch_helm_owned"], params["addon_wait_timeout"])
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if module._diff:
         header = "%s (%s)" % (cluster["name"], cluster["region"])

@@ -38,6 +38,13 @@ description:
     plane ignores Windows IPAM while it exists). Only O(force=true) goes past it."
   - With O(assess=true) the same process also returns the full assessment of the cluster
     (what M(eksops.windows.eks_windows_info) returns), from the reads it already made.
+notes:
+  - "One run at a time per cluster: runs that write hold the Lease C(kube-system/eksops-windows)
+    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
+    collection. A run that finds it held by a live run (or taken since it began reading) fails
+    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
+    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
+    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
 author:
   - eksops.windows maintainers (!UNKNOWN)
 attributes:
@@ -308,7 +315,7 @@ cluster_facts:
       sample: false
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, cni_config, reads, windows_support
+from ansible_collections.eksops.windows.plugins.module_utils import assessment, cni_config, lease, reads, windows_support
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -319,10 +326,12 @@ from ansible_collections.eksops.windows.plugins.module_utils.procedure import WI
 def run(module):
     params = module.params
     cluster = module.cluster
-    cluster_reads = reads.ClusterReads(module.clients)
-    changed, result = windows_support.converge(
-        cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"],
-        params["patch_helm_owned"], params["addon_wait_timeout"])
+    procedure = "%s (eks_windows_support)" % ("enable" if params["state"] == "enabled" else "disable")
+    with lease.held(module.clients, procedure, module.check_mode) as clients:
+        cluster_reads = reads.ClusterReads(clients)
+        changed, result = windows_support.converge(
+            cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"],
+            params["patch_helm_owned"], params["addon_wait_timeout"])
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if params["assess"]:
         result["assessment"] = assessment.judge(reads.assessment_facts(cluster_reads))

@@ -99,6 +99,12 @@ options:
     type: bool
     default: true
 notes:
+  - "One run at a time per cluster: runs with O(state=fixed) hold the Lease C(kube-system/eksops-windows)
+    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
+    collection. A run that finds it held by a live run (or taken since it began reading) fails
+    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
+    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
+    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
   - "Permissions: C(list) on nodes, C(list) on C(deployments.apps), C(statefulsets.apps) and
     C(daemonsets.apps) (cluster-wide, or in each namespace of O(namespaces)); with
     O(state=fixed) also C(patch) and C(get) on them. A missing permission fails the module with
@@ -227,7 +233,7 @@ msg:
   sample: "prod: 12 workloads, 4 without an OS selector: 3 fixed, 1 not allowed."
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import workload_selectors, workloads
+from ansible_collections.eksops.windows.plugins.module_utils import lease, workload_selectors, workloads
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -268,9 +274,11 @@ def main():
 
 def run(module, state, namespaces, exclude, kinds, rules):
     cluster = module.cluster
-    changed, result = workload_selectors.converge(
-        module.k8s, module.check_mode, cluster["name"], state, namespaces, exclude, kinds, rules,
-        module.params["only_mixed"])
+    with lease.held(module.clients, "workload fix (eks_windows_workloads)", module.check_mode,
+                    writes=state == "fixed") as clients:
+        changed, result = workload_selectors.converge(
+            clients.kube, module.check_mode, cluster["name"], state, namespaces, exclude, kinds, rules,
+            module.params["only_mixed"])
     diffs = result.pop("diffs")
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
     if result["counts"]["affinity_only_windows"]:

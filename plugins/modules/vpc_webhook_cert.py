@@ -29,6 +29,13 @@ description:
     server auth, cluster CA); only then is the Secret written. If anything fails, the Secret
     stays as it was."
   - The private key never appears in results, diff or logs.
+notes:
+  - "One run at a time per cluster: runs with O(state=present) hold the Lease C(kube-system/eksops-windows)
+    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
+    collection. A run that finds it held by a live run (or taken since it began reading) fails
+    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
+    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
+    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
 author:
   - eksops.windows maintainers (!UNKNOWN)
 attributes:
@@ -241,7 +248,7 @@ not_after:
   sample: "2027-11-24T10:00:00Z"
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import certificates, reads, webhook_cert
+from ansible_collections.eksops.windows.plugins.module_utils import certificates, lease, reads, webhook_cert
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import EksClusterModule
 
 
@@ -270,11 +277,16 @@ def main():
         "state", "renew_before", "force", "service_name", "csr_api", "signer_name",
         "wait_timeout", "restart_webhook", "wait_rollout", "rollout_timeout",
         "recreate_stuck_pods"))
-    changed, result = module.run(webhook_cert.converge, reads.ClusterReads(module.clients),
-                                 module.check_mode, **options)
+    changed, result = module.run(converge, module, options)
     if module._diff and params["state"] == "present":
         result["diff"] = webhook_cert.diff(result)
     module.exit_json(changed=changed, **result)
+
+
+def converge(module, options):
+    with lease.held(module.clients, "webhook certificate (vpc_webhook_cert)", module.check_mode,
+                    writes=options["state"] == "present") as clients:
+        return webhook_cert.converge(reads.ClusterReads(clients), module.check_mode, **options)
 
 
 if __name__ == "__main__":

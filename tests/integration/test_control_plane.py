@@ -128,7 +128,8 @@ def test_second_run_changes_nothing_and_writes_nothing(lab):
 
 def test_enable_request_count_per_cluster(lab):
     """What one no-op enable costs on one cluster, gate included, in its one module process:
-    list nodes, read the legacy Deployment (404), read the ConfigMap and aws-node, and
+    read the Lease kube-system/eksops-windows (docs/concurrency.md; taken only by a run that
+    writes), list nodes, read the legacy Deployment (404), read the ConfigMap and aws-node, and
     DescribeCluster, ListAttachedRolePolicies and DescribeAddon (who owns the ConfigMap: here
     nobody, a 404); no write anywhere. The minimum: each is a
     fact the gate or a step needs. tests/perf/bench_requests.py reports the full counts."""
@@ -144,6 +145,7 @@ def test_enable_request_count_per_cluster(lab):
                         ("eks", "DescribeAddon")]
     made = [(verb, uri.split("?")[0]) for verb, uri, _status in lab.requests("ok-119-eks7")[before:]]
     assert made == [
+        ("get", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/eksops-windows"),
         ("list", "/api/v1/nodes"),
         ("get", "/apis/apps/v1/namespaces/kube-system/deployments/vpc-resource-controller"),
         ("get", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"),

@@ -18,6 +18,7 @@ from eksopslab.testing import running_lab, task_results
 
 CLUSTERS = ("lr-script", "lr-eksctl", "lr-both", "lr-none")
 TASK = "Remove legacy Windows support"
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
 KS = "kube-system"
 SCRIPT_CSR = "vpc-admission-webhook-svc.kube-system"
 EKSCTL_CSR = "vpc-admission-webhook.kube-system"
@@ -201,6 +202,11 @@ def test_removal_deletes_exactly_the_legacy_objects_in_order(lab):
         assert results[cluster]["flavours"] == FLAVOURS[cluster], cluster
         made = [(verb, uri.split("?")[0]) for verb, uri, _code in
                 lab.requests(cluster)[made_before[cluster]:]]
+        # the Lease (docs/concurrency.md): read first; taken before the first delete, released last
+        leased = [i for i, (_verb, path) in enumerate(made) if path.startswith(LEASES)]
+        assert [made[i][0] for i in leased] == (["get", "create", "update"] if EXPECTED[cluster] else ["get"])
+        assert leased[0] == 0 and (not EXPECTED[cluster] or leased[-1] == len(made) - 1), (cluster, made)
+        made = [m for i, m in enumerate(made) if i not in leased]
         gets = [m for m in made if m[0] == "get"]
         deletes = [m for m in made if m[0] == "delete"]
         # one read by name per candidate, then one delete per object found, nothing else
@@ -209,7 +215,8 @@ def test_removal_deletes_exactly_the_legacy_objects_in_order(lab):
         assert [path.rsplit("/", 1)[1] for _verb, path in deletes] == \
             [name for _kind, _ns, name in EXPECTED[cluster]], cluster
     # the API versions of today, never the removed v1beta1 ones
-    made = [uri for verb, uri, _code in lab.requests("lr-both")[made_before["lr-both"]:]]
+    made = [uri for verb, uri, _code in lab.requests("lr-both")[made_before["lr-both"]:]
+            if not uri.startswith(LEASES)]
     assert not any("v1beta1" in uri for uri in made)
     assert made[-1].startswith("/api/v1/namespaces/kube-system/serviceaccounts/")
     stats = parsed["global_custom_stats"]["eksops_windows_legacy_remove"]
