@@ -14,7 +14,15 @@ from eksopslab.testing import WRITE_VERBS, running_lab, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "assess.yml")
 CLUSTERS = ("fleet-ready", "fleet-nodes", "fleet-cni", "fleet-ipv6", "fleet-legacy-soon",
-            "fleet-legacy-expired", "fleet-odd-platform", "fleet-today", "fleet-auto")
+            "fleet-legacy-expired", "fleet-odd-platform", "fleet-today", "fleet-auto",
+            "fleet-ipam-spelled", "fleet-ipam-garbage", "fleet-cert-garbage", "fleet-cert-nokey",
+            "fleet-cert-otherkey", "fleet-cert-nosecret")
+# Issue 11, item 8: the webhook Secret each legacy cluster of the fleet spoils, and its finding.
+BROKEN_SECRETS = {"fleet-cert-garbage": "webhook_certificate_unreadable",
+                  "fleet-cert-nokey": "webhook_certificate_key_missing",
+                  "fleet-cert-otherkey": "webhook_certificate_key_mismatch",
+                  "fleet-cert-nosecret": "webhook_certificate_secret_missing"}
+SECRET_REF = "Secret/kube-system/vpc-admission-webhook-certs"
 # Clusters as EKS runs them today (1.31, Linux and Windows prefix delegation, a managed Windows
 # node group on Windows Server 2022, 100 Windows pods behind a LoadBalancer): no error finding.
 TODAY = ("fleet-ready", "fleet-today")
@@ -53,7 +61,12 @@ EXPECTED = [
     ("fleet-today", "linux_prefix_delegation", "info", ["DaemonSet/kube-system/aws-node"]),
     ("fleet-today", "windows_managed_node_group", "info", ["Nodegroup/win-2022"]),
     ("fleet-auto", "auto_or_hybrid_compute_only", "error", []),
-]
+    # issue 11, item 8: "TRUE" on fleet-ipam-spelled is no finding; "yes" is
+    ("fleet-ipam-garbage", "cni_setting_unparseable", "error", ["ConfigMap/kube-system/amazon-vpc-cni"]),
+] + [e for cluster, finding_id in sorted(BROKEN_SECRETS.items()) for e in (
+    (cluster, finding_id, "error", [SECRET_REF]),
+    (cluster, "version_below_table", "warning", []),
+    (cluster, "legacy_support_present", "info", None))]
 
 
 def pods_of(lab, cluster, namespace, app):
@@ -161,7 +174,8 @@ def test_mode_follows_the_version_table(assessed):
         "fleet-cni": "control_plane", "fleet-ipv6": "control_plane",
         "fleet-legacy-soon": "legacy", "fleet-legacy-expired": "legacy",
         "fleet-odd-platform": "not_assessable", "fleet-today": "control_plane",
-        "fleet-auto": "control_plane"}
+        "fleet-auto": "control_plane", "fleet-ipam-spelled": "control_plane",
+        "fleet-ipam-garbage": "control_plane", **{n: "legacy" for n in BROKEN_SECRETS}}
     assert "eks.7" in results["fleet-legacy-soon"]["mode_reason"]
     assert "eks.custom" in results["fleet-odd-platform"]["mode_reason"]
 
@@ -198,7 +212,10 @@ def test_state_matches_the_clusters(lab, assessed):
         "fleet-ready": "enabled", "fleet-nodes": "disabled", "fleet-cni": "enabled",
         "fleet-ipv6": "enabled", "fleet-legacy-soon": "legacy",
         "fleet-legacy-expired": "legacy", "fleet-odd-platform": "disabled",
-        "fleet-today": "enabled", "fleet-auto": "disabled"}
+        "fleet-today": "enabled", "fleet-auto": "disabled",
+        # issue 11, item 8: "TRUE" is on, "yes" off, as the controller's strconv.ParseBool reads them
+        "fleet-ipam-spelled": "enabled", "fleet-ipam-garbage": "disabled",
+        **{n: "legacy" for n in BROKEN_SECRETS}}
     assert results["fleet-legacy-soon"]["state"]["legacy"]["flavours"] == ["script"]
     assert results["fleet-legacy-expired"]["state"]["legacy"]["flavours"] == ["eksctl"]
     assert "Deployment/kube-system/vpc-admission-webhook" in \
@@ -229,7 +246,9 @@ def test_prerequisites_and_preflight(assessed):
         "fleet-ready": (True, False), "fleet-nodes": (True, False), "fleet-cni": (True, False),
         "fleet-ipv6": (False, False), "fleet-legacy-soon": (False, True),
         "fleet-legacy-expired": (False, False), "fleet-odd-platform": (False, False),
-        "fleet-today": (True, False), "fleet-auto": (False, False)}
+        "fleet-today": (True, False), "fleet-auto": (False, False),
+        "fleet-ipam-spelled": (True, False), "fleet-ipam-garbage": (True, False),
+        **{n: (False, True) for n in BROKEN_SECRETS}}
     auto = results["fleet-auto"]["preflight"]
     assert auto["control_plane"]["blocker_ids"] == ["auto_or_hybrid_compute_only"]
     assert "control_plane_possible" in auto["legacy"]["blocker_ids"]
@@ -277,6 +296,58 @@ def test_warning_days_moves_the_expiry_threshold(lab):
                                         "-e", "warning_days=-1")
     assert rc != 0
     assert "webhook_certificate_warning_days must be 0 or more" in raw
+
+
+# --- issue 11, item 8: the inputs read as the controller and vpc_webhook_cert read them ----------
+
+def test_ipam_spelled_as_parse_bool_allows_is_enabled_and_an_unparseable_value_is_named(lab, assessed):
+    results, _requests, _aws = assessed
+    assert configmap_value(lab, "fleet-ipam-spelled") == "TRUE"
+    assert results["fleet-ipam-spelled"]["findings"] == []
+    assert results["fleet-ipam-spelled"]["state"]["enable_windows_ipam"] == "TRUE"
+    found = [f for f in results["fleet-ipam-garbage"]["findings"] if f["id"] == "cni_setting_unparseable"][0]
+    assert 'enable-windows-ipam "yes"' in found["detail"] and "strconv.ParseBool" in found["detail"]
+    assert "Run role enable" in found["remedy"]
+    assert "conditions.go" in found["source"]
+    others = [n for n in CLUSTERS if n != "fleet-ipam-garbage"]
+    assert not [n for n in others if "cni_setting_unparseable" in ids(results[n])]
+
+
+def test_each_broken_webhook_secret_is_found_on_its_cluster_only(lab, assessed):
+    results, _requests, _aws = assessed
+    for cluster, finding_id in BROKEN_SECRETS.items():
+        secret = lab.get(cluster, "/api/v1/namespaces/kube-system/secrets")["items"]
+        names = {s["metadata"]["name"]: s for s in secret}
+        assert ("vpc-admission-webhook-certs" in names) is (cluster != "fleet-cert-nosecret"), cluster
+        found = [f for f in results[cluster]["findings"] if f["id"] == finding_id][0]
+        assert "playbook renew_cert" in found["remedy"], cluster
+        assert "vpc-admission-webhook" in found["detail"], cluster  # names the webhook objects
+        for other in CLUSTERS:
+            if other != cluster:
+                assert finding_id not in ids(results[other]), (finding_id, other)
+        if "vpc-admission-webhook-certs" in names:  # the key never leaves the cluster
+            key = names["vpc-admission-webhook-certs"]["data"].get("key.pem")
+            assert key is None or key not in repr(results[cluster])
+    # a readable certificate still has its dates, whatever its key
+    for cluster in ("fleet-cert-nokey", "fleet-cert-otherkey"):
+        assert results[cluster]["state"]["webhook_certificate"]["days_left"] in (199, 200), cluster
+    for cluster in ("fleet-cert-garbage", "fleet-cert-nosecret"):
+        assert results[cluster]["state"]["webhook_certificate"] is None, cluster
+
+
+def test_enable_writes_true_over_an_unparseable_value_and_nothing_over_true(lab):
+    hosts = ("fleet-ipam-spelled", "fleet-ipam-garbage")
+    before = {n: len(lab.requests(n)) for n in hosts}
+    rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", ",".join(hosts), check=True)
+    assert rc == 0, raw
+    results = task_results(parsed, "Enable control-plane Windows support")
+    assert results["fleet-ipam-spelled"]["configmap"]["action"] == "none", raw
+    assert results["fleet-ipam-spelled"]["changed"] is False
+    assert results["fleet-ipam-garbage"]["configmap"] == {
+        "existed": True, "before": "yes", "after": "true", "action": "patched"}
+    for name, count in before.items():  # check mode
+        assert not [r for r in lab.requests(name)[count:] if r[0] in WRITE_VERBS]
+    assert configmap_value(lab, "fleet-ipam-garbage") == "yes"
 
 
 # --- the preflight gate of the enable and legacy_install roles ---------------------------------

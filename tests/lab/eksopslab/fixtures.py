@@ -201,8 +201,10 @@ def webhook_certificate(ca_key, ca_cert, service, days_left):
     return pki.key_pem(key), pki.cert_pem(cert)
 
 
-def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, secret=None):
-    """The objects a legacy install of `flavour` leaves on a cluster."""
+def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, secret=None,
+           broken=None):
+    """The objects a legacy install of `flavour` leaves on a cluster. `broken` spoils its webhook
+    Secret: absent (no Secret), no_key (cert.pem only) or other_key (key.pem of another key)."""
     names = FLAVOURS[flavour]
     service = names["service"]
     image = region_image_prefix
@@ -252,9 +254,17 @@ def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, se
                         "resources": ["pods"]}],
          }]},
     ]
+    if broken == "absent":
+        return objects
     if secret is None:
         key_pem, cert_pem = webhook_certificate(ca_key, ca_cert, service, cert_days_left)
         secret = {"key.pem": key_pem, "cert.pem": cert_pem}
+        if broken == "no_key":
+            del secret["key.pem"]
+        elif broken == "other_key":
+            secret["key.pem"] = webhook_certificate(ca_key, ca_cert, service, cert_days_left)[0]
+        elif broken is not None:
+            raise ValueError("legacy broken: %r is not absent, no_key or other_key" % (broken,))
     objects.append({
         "kind": "Secret", "type": "Opaque",
         "metadata": {"name": "vpc-admission-webhook-certs", "namespace": "kube-system"},
@@ -296,7 +306,7 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
     for install in cluster.get("legacy", []):
         objects.extend(legacy(install["flavour"], ca_key, ca_cert, image_prefix,
                               cert_days_left=install.get("cert_days_left", 200),
-                              secret=install.get("secret")))
+                              secret=install.get("secret"), broken=install.get("broken")))
     objects.extend(cluster.get("objects", []))
     unique = {}
     for obj in objects:  # two flavours share the controller objects and the Secret
