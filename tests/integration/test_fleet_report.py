@@ -97,12 +97,9 @@ def real_state(lab, cluster):
     deployments = kube_system(lab, cluster, "deployments")
     secret = kube_system(lab, cluster, "secrets").get("vpc-admission-webhook-certs")
     certificate = None
-    if secret and "cert.pem" in (secret.get("data") or {}):
-        try:
-            certificate = x509.load_pem_x509_certificate(
-                base64.b64decode(secret["data"]["cert.pem"])).not_valid_after_utc
-        except ValueError:  # fleet-cert-garbage: no certificate to read
-            certificate = None
+    if secret:
+        cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["cert.pem"]))
+        certificate = cert.not_valid_after_utc
     nodes = lab.get(cluster, "/api/v1/nodes")["items"]
     return {
         "version": described["version"], "platform_version": described["platformVersion"],

@@ -203,8 +203,8 @@ def webhook_certificate(ca_key, ca_cert, service, days_left):
 
 def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, secret=None,
            broken=None):
-    """The objects a legacy install of `flavour` leaves on a cluster. `broken` spoils its webhook
-    Secret: absent (no Secret), no_key (cert.pem only) or other_key (key.pem of another key)."""
+    """The objects a legacy install of `flavour` leaves on a cluster. `broken: no_key` leaves
+    key.pem out of its webhook Secret."""
     names = FLAVOURS[flavour]
     service = names["service"]
     image = region_image_prefix
@@ -254,17 +254,11 @@ def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, se
                         "resources": ["pods"]}],
          }]},
     ]
-    if broken == "absent":
-        return objects
+    if broken not in (None, "no_key"):
+        raise ValueError("legacy broken: %r is not no_key" % (broken,))
     if secret is None:
         key_pem, cert_pem = webhook_certificate(ca_key, ca_cert, service, cert_days_left)
-        secret = {"key.pem": key_pem, "cert.pem": cert_pem}
-        if broken == "no_key":
-            del secret["key.pem"]
-        elif broken == "other_key":
-            secret["key.pem"] = webhook_certificate(ca_key, ca_cert, service, cert_days_left)[0]
-        elif broken is not None:
-            raise ValueError("legacy broken: %r is not absent, no_key or other_key" % (broken,))
+        secret = {"cert.pem": cert_pem} if broken == "no_key" else {"key.pem": key_pem, "cert.pem": cert_pem}
     objects.append({
         "kind": "Secret", "type": "Opaque",
         "metadata": {"name": "vpc-admission-webhook-certs", "namespace": "kube-system"},
