@@ -14,7 +14,14 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, gates, legacy, procedure, workloads
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    certificates,
+    cni_config,
+    gates,
+    legacy,
+    procedure,
+    workloads,
+)
 from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
 
 SEVERITIES = ("error", "warning", "info")
@@ -57,7 +64,7 @@ def mode_of(cluster, support):
 def windows_support_state(ipam, policy_attached, policy_needed, legacy_present):
     if legacy_present:
         return "legacy"
-    if ipam != "true":
+    if not procedure.truthy(ipam):
         return "disabled"
     if not policy_needed or policy_attached:
         return "enabled"
@@ -81,6 +88,63 @@ def addon_sets_windows_ipam(addon):
             if sep and name.strip().strip("\"'") == key:
                 return procedure.truthy(value.strip().strip("\"'"))
     return False
+
+
+def _unparseable_finding(data, keys, windows):
+    """cni_setting_unparseable: `keys` of ConfigMap amazon-vpc-cni that strconv.ParseBool refuses."""
+    spelled = "; ".join("%s" % "/".join(procedure.GO_PARSE_BOOL[b]) for b in (True, False))
+    ipam = procedure.WINDOWS_IPAM_KEY in keys
+    return finding(
+        "cni_setting_unparseable",
+        "ConfigMap amazon-vpc-cni has %s. The VPC resource controller reads these keys with Go's "
+        "strconv.ParseBool, which takes only %s; it takes any other value as false, so %s is off%s."
+        % (", ".join("%s \"%s\"" % (k, data[k]) for k in keys), spelled,
+           "Windows IPAM" if ipam else "Windows prefix delegation",
+           " and Windows pods get no IP address" if ipam and windows else ""),
+        "Run role %s: it writes \"true\" (or, with role %s, \"false\") to whoever owns the "
+        "ConfigMap; or set %s to \"true\" or \"false\" yourself."
+        % ("enable" if ipam else "prefix_delegation", "disable" if ipam else "prefix_delegation "
+           "and prefix_delegation_state=disabled", " and ".join(keys)),
+        ["ConfigMap/kube-system/amazon-vpc-cni"],
+        severity="error" if ipam and windows else "warning")
+
+
+WEBHOOK_OBJECTS = set([("MutatingWebhookConfiguration", procedure.LEGACY_SHARED["mutating_webhook_configuration"])]
+                      + [("Deployment", f["webhook_deployment"]) for f in procedure.LEGACY_FLAVOURS.values()])
+CERTIFICATE_PROBLEMS = {
+    "secret_missing": ("webhook_certificate_secret_missing",
+                       "Secret %s/%s does not exist: the webhook cannot start without cert.pem and key.pem, "
+                       "so new Windows pods get no IP address resource."),
+    "unreadable": ("webhook_certificate_unreadable",
+                   "Secret %s/%s holds no readable certificate (%s): the webhook cannot serve TLS, so "
+                   "new Windows pods get no IP address resource."),
+    "key_missing": ("webhook_certificate_key_missing",
+                    "Secret %s/%s has cert.pem but %s: the webhook cannot serve TLS, so new Windows "
+                    "pods get no IP address resource."),
+    "key_mismatch": ("webhook_certificate_key_mismatch",
+                     "In Secret %s/%s, %s (or key.pem is not a PEM private key): the webhook cannot "
+                     "serve TLS, so new Windows pods get no IP address resource."),
+}
+
+
+def _serves_pods(obj):
+    """The legacy webhook's Deployment or MutatingWebhookConfiguration: what needs the Secret."""
+    return (obj["kind"], obj["name"]) in WEBHOOK_OBJECTS
+
+
+def _certificate_finding(problem, webhook):
+    """The finding of certificates.secret_problem's (id, sentence) while `webhook` objects exist."""
+    finding_id, text = CERTIFICATE_PROBLEMS[problem[0]]
+    where = (procedure.LEGACY_NAMESPACE, procedure.LEGACY_SHARED["secret"])
+    detail = text % (where if problem[0] == "secret_missing" else where + (problem[1],))
+    return finding(
+        finding_id, "Legacy support's %s %s on the cluster. %s" % (
+            _listing(webhook), "is" if len(webhook) == 1 else "are", detail),
+        "Issue a new certificate: playbook renew_cert (role cert_renew) makes a key and a CSR, "
+        "writes the Secret, restarts the webhook and re-creates Windows pods stuck in "
+        "ContainerCreating. Or, where the cluster qualifies for control-plane support, remove "
+        "legacy support (playbook migrate_to_control_plane).",
+        ["Secret/%s/%s" % where])
 
 
 def _live_pods(pods):
@@ -401,11 +465,15 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
     if owner["kind"] == "addon":
         try:
             owner_state["setting"] = cni_config.owner_settings(owner, addon)[procedure.WINDOWS_IPAM_KEY]
-            owner_state["agrees"] = owner_state["setting"] == cm_value
+            owner_state["agrees"] = procedure.truthy(owner_state["setting"]) == procedure.truthy(cm_value)
         except EksOpsError as e:
             incomplete.append(e.msg)
+    unparseable = [k for k in (procedure.WINDOWS_IPAM_KEY, procedure.WINDOWS_PREFIX_DELEGATION_KEY)
+                   if procedure.unparseable_bool(data.get(k))]
+    if unparseable:
+        findings.append(_unparseable_finding(data, unparseable, windows))
     if owner_state["agrees"] is False:
-        if cm_value == "true":
+        if procedure.truthy(cm_value):
             detail = ("The EKS add-on %s (%s) says %s=\"%s\" and ConfigMap amazon-vpc-cni says "
                       "enable-windows-ipam \"true\" (edited by hand): the add-on's next update puts it "
                       "back to \"%s\" (resolve OVERWRITE) or fails with ConfigurationConflict."
@@ -445,6 +513,10 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
             [legacy.legacy_ref(o) for o in legacy_objects],
             severity="warning" if mode == "control_plane" else "info"))
     certificate = facts.get("webhook_certificate")
+    webhook = [legacy.legacy_ref(o) for o in legacy_objects if _serves_pods(o)]
+    problem = certificates.secret_problem(certificate) if webhook else None
+    if problem:
+        findings.append(_certificate_finding(problem, webhook))
     if certificate and certificate.get("days_left") is not None:
         if certificate["expired"]:
             findings.append(finding(

@@ -167,18 +167,31 @@ def describe(cert):
         ":".join("%02x" % b for b in bytearray(digest)))
 
 
+def secret_problem(facts):
+    """What keeps the legacy webhook from serving with its Secret, as (id, sentence), or None when
+    the Secret holds a readable certificate and its key. One home for "is this Secret a usable
+    webhook certificate": vpc_webhook_cert's renewal (renewal_reason) and the assessment read it.
+    `facts` are webhook_cert.describe's (present, valid_pem, error, key_matches); None or
+    present=False is no Secret. The ids: secret_missing, unreadable, key_mismatch, key_missing.
+    Names, issuer and dates are judged apart."""
+    if facts is None or facts.get("present") is False:
+        return "secret_missing", "there is no certificate"
+    if not facts["valid_pem"]:
+        return "unreadable", facts["error"]
+    if facts["key_matches"] is False:
+        return "key_mismatch", "key.pem does not match cert.pem"
+    if facts["key_matches"] is None:
+        return "key_missing", "key.pem is missing"
+    return None
+
+
 def renewal_reason(facts, expected_dns_names, renew_before_days, force=False):
     """Why the certificate must be (re)issued, or None when it is good."""
     if force:
         return "force is set"
-    if facts is None:
-        return "there is no certificate"
-    if not facts["valid_pem"]:
-        return facts["error"]
-    if facts["key_matches"] is False:
-        return "key.pem does not match cert.pem"
-    if facts["key_matches"] is None:
-        return "key.pem is missing"
+    problem = secret_problem(facts)
+    if problem:
+        return problem[1]
     missing = [n for n in expected_dns_names if n not in facts["dns_names"]]
     if missing:
         return "the certificate does not name the webhook Service (missing %s)" % ", ".join(missing)

@@ -194,7 +194,7 @@ def plan(reads, settings, patch_helm_owned=False):
     step = {"result": result, "write": None, "settings": dict(settings), "current": current}
     if owner["kind"] == "addon":
         return _addon_plan(reads, step, addon)
-    if all(before[k] == v for k, v in settings.items()):
+    if all(procedure.same_setting(k, before[k], v) for k, v in settings.items()):
         return step
     chart = ", ".join("%s=%s" % (procedure.VPC_CNI_ADDON_VALUES[k], v) for k, v in sorted(settings.items()))
     if owner["kind"] == "helm" and not patch_helm_owned:
@@ -226,10 +226,11 @@ def _addon_plan(reads, step, addon):
     name, version = addon.get("addonName", procedure.VPC_CNI_ADDON), addon.get("addonVersion")
     values, form = parse_values(addon.get("configurationValues"))
     wanted = dict((procedure.VPC_CNI_ADDON_VALUES[k], v) for k, v in settings.items())
-    addon_changes = dict((k, v) for k, v in wanted.items() if effective_value(values, k) != v)
+    addon_changes = dict((k, v) for k, v in wanted.items()
+                         if not procedure.same_setting(k, effective_value(values, k), v))
     before = result["configmap"]["before"]
     if not addon_changes:
-        if all(before[k] == v for k, v in settings.items()):
+        if all(procedure.same_setting(k, before[k], v) for k, v in settings.items()):
             return step
         # The add-on already says so and the ConfigMap was edited by hand: put the ConfigMap back
         # to what its owner says (the add-on would write the same, so no conflict follows).

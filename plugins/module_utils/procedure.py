@@ -195,8 +195,50 @@ def serves_certificates_v1(version):
         return True
 
 
+# How the VPC resource controller reads enable-windows-ipam and enable-windows-prefix-delegation
+# (aws/amazon-vpc-resource-controller-k8s pkg/condition/conditions.go IsWindowsIPAMEnabled and
+# IsWindowsPrefixDelegationEnabled), and aws-node its ENABLE_* variables: Go's strconv.ParseBool,
+# which takes exactly these spellings (no blanks around them). A value it refuses is an error the
+# controller swallows: the setting is then off, as if it said false.
+GO_PARSE_BOOL = {
+    True: ("1", "t", "T", "TRUE", "true", "True"),
+    False: ("0", "f", "F", "FALSE", "false", "False"),
+}
+GO_PARSE_BOOL_SOURCE = ("Go strconv.ParseBool (1, t, T, TRUE, true, True; 0, f, F, FALSE, false, False), "
+                        "as aws/amazon-vpc-resource-controller-k8s pkg/condition/conditions.go reads "
+                        "enable-windows-ipam and enable-windows-prefix-delegation")
+
+
+def parse_bool(value):
+    """True or False as Go's strconv.ParseBool reads `value` (a string; a YAML/JSON bool or
+    number as its text), None when it refuses it or `value` is None (unset)."""
+    if value is None:
+        return None
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    for result, spellings in GO_PARSE_BOOL.items():
+        if text in spellings:
+            return result
+    return None
+
+
 def truthy(value):
-    return str(value).strip().lower() == "true"
+    """Whether the controller (or aws-node) reads `value` as on: parse_bool says True. Unset and
+    unparseable values are off, as the controller takes them."""
+    return parse_bool(value) is True
+
+
+def unparseable_bool(value):
+    """A value that is set but that strconv.ParseBool refuses (the controller reads it as off)."""
+    return value is not None and parse_bool(value) is None
+
+
+def same_setting(key, current, wanted):
+    """Whether ConfigMap key `key` (or its add-on value) already says `wanted`: for the keys the
+    controller reads as booleans, whether both read the same (an unparseable value never does,
+    so it is rewritten); for the others, the same text."""
+    if key in CONTROLLER_BOOL_KEYS:
+        return parse_bool(current) is not None and parse_bool(current) == parse_bool(wanted)
+    return current == wanted
 
 
 # --- legacy install: the images of the seed's era, from Amazon's ECR in the cluster's region ---
@@ -293,6 +335,9 @@ VPC_CNI_ADDON_VALUES = {
 VPC_CNI_ADDON_DEFAULTS = {"enableWindowsIpam": "false", "enableWindowsPrefixDelegation": "false"}
 # What a missing key of the ConfigMap means to the VPC resource controller.
 VPC_CNI_CONFIGMAP_DEFAULTS = {"enable-windows-ipam": "false", "enable-windows-prefix-delegation": "false"}
+# The keys (of the ConfigMap, and their add-on values) that the controller reads with parse_bool.
+CONTROLLER_BOOL_KEYS = ("enable-windows-ipam", "enable-windows-prefix-delegation",
+                        "enableWindowsIpam", "enableWindowsPrefixDelegation")
 # UpdateAddon keeps what others changed in the add-on's objects, and applies what the
 # configuration values set.
 ADDON_RESOLVE_CONFLICTS = "PRESERVE"
@@ -547,6 +592,10 @@ RULES = {
         was="reported for every vpc-cni add-on whose configuration values did not set "
             "enableWindowsIpam to true, whatever the ConfigMap said",
         note="the add-on's next update rewrites the ConfigMap from its configuration values"),
+    "cni_setting_unparseable": _rule(
+        "A Windows key of ConfigMap amazon-vpc-cni says neither true nor false to the controller",
+        ("error", "warning"), EDITION_UPSTREAM, GO_PARSE_BOOL_SOURCE,
+        note="the controller ignores a value strconv.ParseBool refuses: the setting is off"),
     "cni_helm_drift": _rule(
         "A Helm release owns ConfigMap amazon-vpc-cni", ("warning", "info"), EDITION_TODAY,
         SEED + " section 3 (drift); the aws-vpc-cni chart of aws/amazon-vpc-cni-k8s"),
@@ -558,6 +607,19 @@ RULES = {
         "The legacy vpc-resource-controller Deployment is installed", (), EDITION_UPSTREAM,
         SEED + " section 3; " + CONTROLLER_CONDITIONS + " (Windows IPAM off while it exists)",
         gates=("control_plane",)),
+    "webhook_certificate_secret_missing": _rule(
+        "The legacy webhook is installed, but its certificate Secret is missing", ("error",),
+        EDITION_SEED, SEED + " section 7 (Secret vpc-admission-webhook-certs with cert.pem and "
+        "key.pem)"),
+    "webhook_certificate_unreadable": _rule(
+        "The webhook certificate Secret holds no readable certificate", ("error",), EDITION_SEED,
+        SEED + " section 7 (cert.pem: the PEM certificate the CSR API issued)"),
+    "webhook_certificate_key_missing": _rule(
+        "The webhook certificate Secret has no private key", ("error",), EDITION_SEED,
+        SEED + " section 7 (key.pem: the key of the CSR)"),
+    "webhook_certificate_key_mismatch": _rule(
+        "The webhook certificate's private key is not the key of its certificate", ("error",),
+        EDITION_SEED, SEED + " section 7 (key.pem: the key of the CSR)"),
     "webhook_certificate_expired": _rule(
         "The VPC admission webhook certificate has expired", ("error",), EDITION_SEED,
         SEED + " section 7"),

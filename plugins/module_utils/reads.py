@@ -14,8 +14,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-
 from ansible_collections.eksops.windows.plugins.module_utils import (
     iam_policy,
     legacy,
@@ -159,14 +157,12 @@ class ClusterReads(object):
             self.clients.kube, include_csrs=procedure.serves_certificates_v1(self.cluster["version"])))
 
     def webhook_certificate(self):
-        """Public facts of the legacy webhook certificate (certificates.inspect), or None."""
+        """Public facts of the legacy webhook's Secret as vpc_webhook_cert reads them
+        (webhook_cert.describe: present, valid_pem, error, key_matches, not_after, ...)."""
         def read():
-            from ansible_collections.eksops.windows.plugins.module_utils import certificates  # pylint: disable=import-outside-toplevel
+            from ansible_collections.eksops.windows.plugins.module_utils import webhook_cert  # pylint: disable=import-outside-toplevel
 
-            secret = self.clients.kube.get("Secret", procedure.LEGACY_SHARED["secret"],
-                                           procedure.LEGACY_NAMESPACE)
-            cert = ((secret or {}).get("data") or {}).get("cert.pem")
-            return certificates.inspect(base64.b64decode(cert)) if cert else None
+            return webhook_cert.describe(webhook_cert.read_secret(self.clients.kube), None)
         return self._once("webhook_certificate", read)
 
     def windows_pods(self):

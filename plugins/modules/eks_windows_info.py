@@ -263,6 +263,9 @@ state:
       description:
         - C(enabled), C(disabled), C(partial) (Windows IPAM on but a needed policy missing),
           C(legacy) (legacy objects present) or C(unknown) (IAM could not be read).
+        - Windows IPAM is on when C(enable-windows-ipam) is a value Go's C(strconv.ParseBool)
+          reads as true (C(1), C(t), C(T), C(TRUE), C(true), C(True)), as the VPC resource
+          controller reads it.
       type: str
       sample: enabled
     policy_attached:

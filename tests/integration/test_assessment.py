@@ -10,11 +10,19 @@ import time
 import pytest
 from cryptography import x509
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from eksopslab import kube
 from eksopslab.testing import WRITE_VERBS, running_lab, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "assess.yml")
+CERT_PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "webhook_cert.yml")
 CLUSTERS = ("fleet-ready", "fleet-nodes", "fleet-cni", "fleet-ipv6", "fleet-legacy-soon",
-            "fleet-legacy-expired", "fleet-odd-platform", "fleet-today", "fleet-auto")
+            "fleet-legacy-expired", "fleet-odd-platform", "fleet-today", "fleet-auto",
+            "fleet-ipam-spelled", "fleet-cert-broken")
+SECRET_REF = "Secret/kube-system/vpc-admission-webhook-certs"
+SECRET_PATH = "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs"
 # Clusters as EKS runs them today (1.31, Linux and Windows prefix delegation, a managed Windows
 # node group on Windows Server 2022, 100 Windows pods behind a LoadBalancer): no error finding.
 TODAY = ("fleet-ready", "fleet-today")
@@ -53,6 +61,12 @@ EXPECTED = [
     ("fleet-today", "linux_prefix_delegation", "info", ["DaemonSet/kube-system/aws-node"]),
     ("fleet-today", "windows_managed_node_group", "info", ["Nodegroup/win-2022"]),
     ("fleet-auto", "auto_or_hybrid_compute_only", "error", []),
+    # issue 11, item 8: "TRUE" on fleet-ipam-spelled is no finding; "yes" is, and so is a webhook
+    # Secret without key.pem (no Windows node there: a warning)
+    ("fleet-cert-broken", "cni_setting_unparseable", "warning", ["ConfigMap/kube-system/amazon-vpc-cni"]),
+    ("fleet-cert-broken", "webhook_certificate_key_missing", "error", [SECRET_REF]),
+    ("fleet-cert-broken", "version_below_table", "warning", []),
+    ("fleet-cert-broken", "legacy_support_present", "info", None),
 ]
 
 
@@ -161,7 +175,8 @@ def test_mode_follows_the_version_table(assessed):
         "fleet-cni": "control_plane", "fleet-ipv6": "control_plane",
         "fleet-legacy-soon": "legacy", "fleet-legacy-expired": "legacy",
         "fleet-odd-platform": "not_assessable", "fleet-today": "control_plane",
-        "fleet-auto": "control_plane"}
+        "fleet-auto": "control_plane", "fleet-ipam-spelled": "control_plane",
+        "fleet-cert-broken": "legacy"}
     assert "eks.7" in results["fleet-legacy-soon"]["mode_reason"]
     assert "eks.custom" in results["fleet-odd-platform"]["mode_reason"]
 
@@ -198,7 +213,9 @@ def test_state_matches_the_clusters(lab, assessed):
         "fleet-ready": "enabled", "fleet-nodes": "disabled", "fleet-cni": "enabled",
         "fleet-ipv6": "enabled", "fleet-legacy-soon": "legacy",
         "fleet-legacy-expired": "legacy", "fleet-odd-platform": "disabled",
-        "fleet-today": "enabled", "fleet-auto": "disabled"}
+        "fleet-today": "enabled", "fleet-auto": "disabled",
+        # issue 11, item 8: "TRUE" is on, "yes" off, as the controller's strconv.ParseBool reads them
+        "fleet-ipam-spelled": "enabled", "fleet-cert-broken": "legacy"}
     assert results["fleet-legacy-soon"]["state"]["legacy"]["flavours"] == ["script"]
     assert results["fleet-legacy-expired"]["state"]["legacy"]["flavours"] == ["eksctl"]
     assert "Deployment/kube-system/vpc-admission-webhook" in \
@@ -229,7 +246,8 @@ def test_prerequisites_and_preflight(assessed):
         "fleet-ready": (True, False), "fleet-nodes": (True, False), "fleet-cni": (True, False),
         "fleet-ipv6": (False, False), "fleet-legacy-soon": (False, True),
         "fleet-legacy-expired": (False, False), "fleet-odd-platform": (False, False),
-        "fleet-today": (True, False), "fleet-auto": (False, False)}
+        "fleet-today": (True, False), "fleet-auto": (False, False),
+        "fleet-ipam-spelled": (True, False), "fleet-cert-broken": (False, True)}
     auto = results["fleet-auto"]["preflight"]
     assert auto["control_plane"]["blocker_ids"] == ["auto_or_hybrid_compute_only"]
     assert "control_plane_possible" in auto["legacy"]["blocker_ids"]
@@ -277,6 +295,94 @@ def test_warning_days_moves_the_expiry_threshold(lab):
                                         "-e", "warning_days=-1")
     assert rc != 0
     assert "webhook_certificate_warning_days must be 0 or more" in raw
+
+
+# --- issue 11, item 8: the inputs read as the controller and vpc_webhook_cert read them ----------
+
+def test_ipam_spelled_as_parse_bool_allows_is_enabled_and_an_unparseable_value_is_named(lab, assessed):
+    results, _requests, _aws = assessed
+    assert configmap_value(lab, "fleet-ipam-spelled") == "TRUE"
+    assert results["fleet-ipam-spelled"]["findings"] == []
+    assert results["fleet-ipam-spelled"]["state"]["enable_windows_ipam"] == "TRUE"
+    assert configmap_value(lab, "fleet-cert-broken") == "yes"
+    found = [f for f in results["fleet-cert-broken"]["findings"] if f["id"] == "cni_setting_unparseable"][0]
+    assert 'enable-windows-ipam "yes"' in found["detail"] and "strconv.ParseBool" in found["detail"]
+    assert "Run role enable" in found["remedy"] and "conditions.go" in found["source"]
+
+
+def put_secret(lab, cluster, data):
+    """Replace the webhook Secret of `cluster` by one with `data` ({key: bytes}); None deletes it."""
+    from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+
+    api = lab.admin_api(cluster)
+    try:
+        try:
+            kube.request(api, "DELETE", SECRET_PATH)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+        if data is not None:
+            kube.request(api, "POST", "/api/v1/namespaces/kube-system/secrets", body={
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": "vpc-admission-webhook-certs", "namespace": "kube-system"},
+                "data": {k: base64.b64encode(v).decode() for k, v in data.items()}})
+    finally:
+        api.close()
+
+
+def test_each_broken_webhook_secret_is_a_finding_as_vpc_webhook_cert_sees_it(lab, assessed):
+    """The scenario's Secret has no key.pem; then a garbage cert.pem, a key that is not the
+    certificate's, no Secret at all: each is its finding, with the renew_cert remedy, on that
+    cluster only; the module vpc_webhook_cert reads the same Secret the same way."""
+    results, _requests, _aws = assessed
+    key_missing = [f for f in results["fleet-cert-broken"]["findings"] if f["id"] == "webhook_certificate_key_missing"]
+    assert "key.pem is missing" in key_missing[0]["detail"]
+    assert "Deployment/kube-system/vpc-admission-webhook-deployment" in key_missing[0]["detail"]
+    assert results["fleet-cert-broken"]["state"]["webhook_certificate"]["days_left"] in (199, 200)
+    secret_ids = {"webhook_certificate_secret_missing", "webhook_certificate_unreadable",
+                  "webhook_certificate_key_missing", "webhook_certificate_key_mismatch"}
+    for cluster in CLUSTERS:
+        if cluster != "fleet-cert-broken":
+            assert not secret_ids & set(ids(results[cluster])), cluster
+    cert_pem = base64.b64decode(lab.get("fleet-cert-broken", SECRET_PATH)["data"]["cert.pem"])
+    assert "key.pem" not in lab.get("fleet-cert-broken", SECRET_PATH)["data"]
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption())
+    cases = [({"cert.pem": b"not a certificate", "key.pem": other_key}, "webhook_certificate_unreadable",
+              "cert.pem is not a PEM certificate"),
+             ({"cert.pem": cert_pem, "key.pem": other_key}, "webhook_certificate_key_mismatch",
+              "key.pem does not match cert.pem"),
+             (None, "webhook_certificate_secret_missing", "Secret kube-system/vpc-admission-webhook-certs does not exist")]
+    try:
+        for data, finding_id, words in cases:
+            put_secret(lab, "fleet-cert-broken", data)
+            rc, parsed, raw = lab.run_playbook(PLAYBOOK, "-e", "target=fleet-cert-broken,fleet-legacy-soon")
+            assert rc == 0, raw
+            found = task_results(parsed, "Assess the cluster")
+            assert secret_ids & set(ids(found["fleet-cert-broken"])) == {finding_id}, ids(found["fleet-cert-broken"])
+            finding = [f for f in found["fleet-cert-broken"]["findings"] if f["id"] == finding_id][0]
+            assert finding["severity"] == "error" and words in finding["detail"], finding
+            assert "playbook renew_cert" in finding["remedy"] and finding["objects"] == [SECRET_REF]
+            assert not secret_ids & set(ids(found["fleet-legacy-soon"]))
+            assert other_key.decode() not in raw  # no key material in any result
+            # vpc_webhook_cert (check mode: nothing issued) renews for the same reason
+            rc, parsed, raw = lab.run_playbook(CERT_PLAYBOOK, "-e", "target=fleet-cert-broken",
+                                               "-e", "cert_state=present", check=True)
+            assert rc == 0, raw
+            reason = task_results(parsed, "Run vpc_webhook_cert")["fleet-cert-broken"]["renewal_reason"]
+            assert reason == "there is no certificate" if data is None else reason in finding["detail"], reason
+    finally:
+        put_secret(lab, "fleet-cert-broken", {"cert.pem": cert_pem})  # as the scenario made it
+
+
+def test_enable_writes_true_over_an_unparseable_value_and_nothing_over_true(lab):
+    before = len(lab.requests("fleet-ipam-spelled"))
+    rc, parsed, raw = lab.run_playbook("eksops.windows.enable", "-l", "fleet-ipam-spelled", check=True)
+    assert rc == 0, raw
+    result = task_results(parsed, "Enable control-plane Windows support")["fleet-ipam-spelled"]
+    assert result["configmap"]["action"] == "none" and result["changed"] is False, raw
+    assert not [r for r in lab.requests("fleet-ipam-spelled")[before:] if r[0] in WRITE_VERBS]
 
 
 # --- the preflight gate of the enable and legacy_install roles ---------------------------------

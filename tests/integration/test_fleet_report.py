@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from html.parser import HTMLParser
@@ -257,8 +258,8 @@ def test_json_carries_each_clusters_real_state(lab, fleet):
         if real["legacy_controller"]:
             assert "Deployment/kube-system/vpc-resource-controller" in state["legacy"]["objects"], name
             assert state["windows_support"] == "legacy", name
-        elif state["windows_support"] == "enabled":
-            assert real["ipam"] == "true", name
+        elif state["windows_support"] == "enabled":  # as strconv.ParseBool reads it
+            assert real["ipam"] in ("1", "t", "T", "TRUE", "true", "True"), name
         certificate = state["webhook_certificate"]
         if real["not_after"] is None:
             assert certificate is None, name
@@ -511,3 +512,20 @@ def test_a_relative_report_dir_is_refused_before_any_assessment(lab):
     msg = task_results(parsed, "Check where the report goes")["fleet-ready"]["msg"]
     assert "fleet_report_dir must be an absolute path of a directory on the controller, got 'relative/dir'" in msg
     assert task_results(parsed, "Assess the cluster for Windows support") == {}
+
+
+def test_an_existing_report_directory_keeps_its_mode_and_a_new_one_is_0755(lab, tmp_path):
+    """Issue 11, item 9: a private (0700) report directory is not widened to 0755."""
+    private, new = tmp_path / "private", tmp_path / "new"
+    private.mkdir()
+    os.chmod(private, 0o700)
+    for report_dir in (private, new):
+        rc, parsed, raw = run(lab, report_dir, "-l", "fleet-ready")
+        assert rc == 0, raw
+        assert json.loads(read(report_dir / "fleet-report.json"))["clusters"][0]["name"] == "fleet-ready"
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o755
+    rc, parsed, raw = run(lab, private, "-l", "fleet-ready")
+    assert rc == 0, raw
+    assert task_results(parsed, "Create the report directory")["fleet-ready"]["changed"] is False
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o700

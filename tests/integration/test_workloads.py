@@ -320,3 +320,43 @@ def test_sample_in_a_namespace_it_did_not_create_leaves_the_namespace(lab):
     assert not exists(lab, f"{APPS}/win/deployments/eks-sample-windows-deployment")
     assert exists(lab, "/api/v1/namespaces/win")
     assert exists(lab, f"{APPS}/win/deployments/iis")
+
+
+# --- issue 11, item 9: K8S_AUTH_* as every role honours them; a host that names no cluster -----
+
+def test_sample_honours_k8s_auth_kubeconfig(lab):
+    """With K8S_AUTH_KUBECONFIG set, the role reaches the API server through that kubeconfig (the
+    lab's admin certificate, user lab-admin), not through an EKS token (user kubernetes-admin)."""
+    kubeconfig = lab.cluster("mixed")["admin_kubeconfig"]
+    by_token, by_kubeconfig = len(lab.requests("mixed")), len(lab.requests("mixed", "lab-admin"))
+    rc, parsed, raw = lab.run_playbook("eksops.windows.deploy_windows_sample", "-l", "mixed", check=True,
+                                       env={"K8S_AUTH_KUBECONFIG": kubeconfig})
+    assert rc == 0, raw
+    assert task_results(parsed, "Build a kubeconfig for the cluster (its user makes EKS tokens on demand; "
+                                "none is stored)")["mixed"].get("skipped") is True
+    made = lab.requests("mixed", "lab-admin")[by_kubeconfig:]
+    assert ("list", "/api/v1/nodes?labelSelector=kubernetes.io%2Fos%3Dwindows", 200) in made or \
+        any(r[0] == "list" and r[1].startswith("/api/v1/nodes") for r in made), made
+    assert lab.requests("mixed")[by_token:] == []
+    assert not exists(lab, f"/api/v1/namespaces/{SAMPLE_NS}")  # check mode
+
+
+NAMELESS_PLAYBOOKS = ("deploy_windows_sample", "enable", "disable", "fleet_report", "legacy_install",
+                      "legacy_remove", "prefix_delegation", "renew_cert", "workload_selectors",
+                      "migrate_to_control_plane", "cluster_info")
+
+
+@pytest.mark.parametrize("playbook", NAMELESS_PLAYBOOKS)
+def test_a_host_without_eks_cluster_name_is_told_what_to_set(lab, tmp_path, playbook):
+    inventory = tmp_path / "nameless.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"nameless": {
+        "aws_region": "us-west-2", "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}))
+    rc, parsed, raw = lab.run_playbook("eksops.windows." + playbook, "-e", "fleet_report_dir=%s" % tmp_path,
+                                       inventory=str(inventory), check=True)
+    assert rc != 0, raw
+    msg = task_results(parsed, "Check that the host names its EKS cluster")["nameless"]["msg"]
+    assert "Host nameless does not say which EKS cluster it is: eks_cluster_name" in msg, msg
+    assert "aws_region" not in msg.split(" not set.")[0], msg  # it is set
+    assert "eksops.windows.eks_clusters" in msg, msg
+    assert "is undefined" not in raw

@@ -533,3 +533,149 @@ def test_aws_node_env_is_read_from_the_listed_daemonsets():
     assert found is aws_node
     assert workloads.container_env(found, "aws-node") == {"ENABLE_POD_ENI": "true"}
     assert workloads.find(listed, "Deployment", "kube-system", "aws-node") is None
+
+
+# --- issue 11, item 8: the inputs as the controller and vpc_webhook_cert read them --------------
+
+WINDOWS_NODES = [node("l1"), node("l2"), node("w1", "windows", pods=9)]
+
+
+@pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "true", "True"])
+def test_every_parse_bool_true_spelling_is_enabled(value):
+    result = assessment.judge(facts(nodes=WINDOWS_NODES, policy_attached=True,
+                                    configmap={"data": {"enable-windows-ipam": value}, "annotations": {}}))
+    assert result["state"]["windows_support"] == "enabled"
+    assert result["state"]["enable_windows_ipam"] == value
+    assert ids(result) == []
+
+
+@pytest.mark.parametrize("value", ["0", "f", "F", "FALSE", "false", "False"])
+def test_every_parse_bool_false_spelling_is_disabled_without_a_finding(value):
+    result = assessment.judge(facts(configmap={"data": {"enable-windows-ipam": value}, "annotations": {}}))
+    assert result["state"]["windows_support"] == "disabled"
+    assert ids(result) == []
+
+
+@pytest.mark.parametrize("windows,severity", [(True, "error"), (False, "warning")])
+def test_an_unparseable_ipam_value_is_a_finding_and_reads_as_off(windows, severity):
+    result = assessment.judge(facts(nodes=WINDOWS_NODES if windows else [node("l1"), node("l2")],
+                                    policy_attached=True,
+                                    configmap={"data": {"enable-windows-ipam": "yes"}, "annotations": {}}))
+    assert result["state"]["windows_support"] == "disabled"
+    assert ids(result) == ["cni_setting_unparseable"]
+    found = result["findings"][0]
+    assert found["severity"] == severity
+    assert 'enable-windows-ipam "yes"' in found["detail"] and "strconv.ParseBool" in found["detail"]
+    assert "Windows IPAM is off" in found["detail"]
+    assert "Run role enable" in found["remedy"]
+    assert found["objects"] == ["ConfigMap/kube-system/amazon-vpc-cni"]
+
+
+def test_an_unparseable_prefix_delegation_value_is_a_warning_and_reads_as_off():
+    result = assessment.judge(facts(nodes=WINDOWS_NODES, policy_attached=True, configmap={"data": {
+        "enable-windows-ipam": "true", "enable-windows-prefix-delegation": "on"}, "annotations": {}}))
+    assert ids(result) == ["cni_setting_unparseable"]
+    assert result["findings"][0]["severity"] == "warning"
+    assert "Windows prefix delegation is off" in result["findings"][0]["detail"]
+    assert "prefix_delegation" in result["findings"][0]["remedy"]
+
+
+def test_the_add_on_and_a_differently_spelled_configmap_agree():
+    addon = {"addonName": "vpc-cni", "addonVersion": "v1.18.3-eksbuild.2",
+             "configurationValues": '{"enableWindowsIpam": "True"}'}
+    result = assessment.judge(facts(nodes=WINDOWS_NODES, policy_attached=True, cni_addon=addon,
+                                    configmap={"data": {"enable-windows-ipam": "TRUE"}, "annotations": {}}))
+    assert result["state"]["cni_owner"]["agrees"] is True
+    assert ids(result) == []
+
+
+# The legacy webhook's Secret, read the way vpc_webhook_cert reads it (webhook_cert.describe).
+LEGACY_WEBHOOK = [
+    {"kind": "Deployment", "name": "vpc-admission-webhook", "namespace": "kube-system", "flavour": "eksctl"},
+    {"kind": "MutatingWebhookConfiguration", "name": "vpc-admission-webhook-cfg", "namespace": None,
+     "flavour": None},
+]
+
+
+def _material():
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from ansible_collections.eksops.windows.plugins.module_utils import certificates
+
+    key = certificates.new_private_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vpc-admission-webhook.kube-system.svc")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(5).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=200)).sign(key, hashes.SHA256()))
+    other = certificates.private_key_pem(certificates.new_private_key())
+    return (certificates.private_key_pem(key),
+            cert.public_bytes(certificates.serialization.Encoding.PEM), other)
+
+
+KEY_PEM, CERT_PEM, OTHER_KEY_PEM = _material()
+
+
+def described(data):
+    """webhook_cert.describe of a Secret with `data` ({key: bytes}), None for no Secret."""
+    import base64
+
+    from ansible_collections.eksops.windows.plugins.module_utils import webhook_cert
+
+    secret = None if data is None else fakes.obj(
+        "Secret", "vpc-admission-webhook-certs", "kube-system",
+        data=dict((k, base64.b64encode(v).decode()) for k, v in data.items()))
+    return webhook_cert.describe(secret, None)
+
+
+@pytest.mark.parametrize("data,finding_id,words", [
+    (None, "webhook_certificate_secret_missing", "Secret kube-system/vpc-admission-webhook-certs does not exist"),
+    ({"cert.pem": b"garbage", "key.pem": KEY_PEM}, "webhook_certificate_unreadable", "cert.pem is not a PEM certificate"),
+    ({"key.pem": KEY_PEM}, "webhook_certificate_unreadable", "the Secret has no cert.pem"),
+    ({"cert.pem": CERT_PEM}, "webhook_certificate_key_missing", "key.pem is missing"),
+    ({"cert.pem": CERT_PEM, "key.pem": OTHER_KEY_PEM}, "webhook_certificate_key_mismatch",
+     "key.pem does not match cert.pem"),
+    ({"cert.pem": CERT_PEM, "key.pem": b"not a key"}, "webhook_certificate_key_mismatch",
+     "key.pem does not match cert.pem"),
+])
+def test_a_broken_webhook_secret_is_a_finding_with_a_remedy(data, finding_id, words):
+    result = assessment.judge(facts(legacy_objects=LEGACY_WEBHOOK, webhook_certificate=described(data)))
+    found = [f for f in result["findings"] if f["id"] == finding_id]
+    assert len(found) == 1, ids(result)
+    assert [i for i in ids(result) if i.startswith("webhook_certificate")] == [finding_id]
+    assert found[0]["severity"] == "error"
+    assert words in found[0]["detail"]
+    assert "Deployment/kube-system/vpc-admission-webhook" in found[0]["detail"]
+    assert "playbook renew_cert" in found[0]["remedy"]
+    assert found[0]["objects"] == ["Secret/kube-system/vpc-admission-webhook-certs"]
+    assert KEY_PEM.decode() not in repr(result) and OTHER_KEY_PEM.decode() not in repr(result)
+
+
+def test_the_predicate_is_the_one_vpc_webhook_cert_renews_by():
+    from ansible_collections.eksops.windows.plugins.module_utils import certificates
+
+    names = certificates.service_dns_names("vpc-admission-webhook", "kube-system")
+    for data in (None, {"cert.pem": b"garbage"}, {"cert.pem": CERT_PEM},
+                 {"cert.pem": CERT_PEM, "key.pem": OTHER_KEY_PEM}):
+        facts_ = described(data)
+        problem = certificates.secret_problem(facts_)
+        assert problem is not None
+        assert certificates.renewal_reason(facts_ if facts_["present"] else None, names, 30) == problem[1]
+    assert certificates.secret_problem(described({"cert.pem": CERT_PEM, "key.pem": KEY_PEM})) is None
+
+
+def test_a_good_secret_and_a_secret_without_webhook_objects_are_no_finding():
+    good = described({"cert.pem": CERT_PEM, "key.pem": KEY_PEM})
+    result = assessment.judge(facts(legacy_objects=LEGACY_WEBHOOK, webhook_certificate=good))
+    assert not [i for i in ids(result) if i.startswith("webhook_certificate")]
+    assert result["state"]["webhook_certificate"]["days_left"] in (199, 200)
+    # only the controller's leftovers (no webhook Deployment, no webhook configuration): the
+    # missing Secret serves nobody
+    leftovers = [{"kind": "ClusterRole", "name": "vpc-resource-controller", "namespace": None, "flavour": None}]
+    result = assessment.judge(facts(legacy_objects=leftovers, webhook_certificate=described(None)))
+    assert not [i for i in ids(result) if i.startswith("webhook_certificate")]
+    assert result["state"]["webhook_certificate"] is None

@@ -205,8 +205,10 @@ def webhook_certificate(ca_key, ca_cert, service, days_left):
     return pki.key_pem(key), pki.cert_pem(cert)
 
 
-def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, secret=None):
-    """The objects a legacy install of `flavour` leaves on a cluster."""
+def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, secret=None,
+           broken=None):
+    """The objects a legacy install of `flavour` leaves on a cluster. `broken: no_key` leaves
+    key.pem out of its webhook Secret."""
     names = FLAVOURS[flavour]
     service = names["service"]
     image = region_image_prefix
@@ -256,9 +258,11 @@ def legacy(flavour, ca_key, ca_cert, region_image_prefix, cert_days_left=200, se
                         "resources": ["pods"]}],
          }]},
     ]
+    if broken not in (None, "no_key"):
+        raise ValueError("legacy broken: %r is not no_key" % (broken,))
     if secret is None:
         key_pem, cert_pem = webhook_certificate(ca_key, ca_cert, service, cert_days_left)
-        secret = {"key.pem": key_pem, "cert.pem": cert_pem}
+        secret = {"cert.pem": cert_pem} if broken == "no_key" else {"key.pem": key_pem, "cert.pem": cert_pem}
     objects.append({
         "kind": "Secret", "type": "Opaque",
         "metadata": {"name": "vpc-admission-webhook-certs", "namespace": "kube-system"},
@@ -317,7 +321,7 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
     for install in cluster.get("legacy", []):
         objects.extend(legacy(install["flavour"], ca_key, ca_cert, image_prefix,
                               cert_days_left=install.get("cert_days_left", 200),
-                              secret=install.get("secret")))
+                              secret=install.get("secret"), broken=install.get("broken")))
     objects.extend(cluster.get("objects", []))
     objects.extend(manifest_objects(cluster.get("manifests", [])))
     unique = {}

@@ -296,3 +296,23 @@ def test_the_diff_shows_the_addons_values_only_when_they_were_written():
                              {"k": "false"}, {"k": "true"}, "c (r)")
     assert via["before"] == {"k": "false", "addon_configuration_values": ""}
     assert via["after"] == {"k": "true", "addon_configuration_values": "{}"}
+
+
+# --- issue 11, item 8: the owner's value read as the controller reads it ------------------------
+
+@pytest.mark.parametrize("values", ['{"enableWindowsIpam": "True"}', '{"enableWindowsIpam": true}',
+                                    "enableWindowsIpam: '1'\n"])
+def test_an_addon_value_spelled_otherwise_is_already_on(values):
+    server, clients = addon_cluster(values, cm="TRUE", schema_text=None)
+    changed, result = run(clients)
+    assert changed is False and result["written_to"] is None
+    assert server.writes == [] and clients.aws_writes() == []
+
+
+def test_an_unparseable_addon_value_is_rewritten_through_the_addon():
+    server, clients = addon_cluster('{"enableWindowsIpam": "yes"}', cm="yes")
+    update(clients, server, '{"enableWindowsIpam": "true"}')
+    changed, result = run(clients)
+    assert changed is True and result["written_to"] == "addon"
+    assert json.loads(result["addon"]["configuration_after"]) == {"enableWindowsIpam": "true"}
+    assert server.find("ConfigMap", "amazon-vpc-cni", "kube-system")["data"]["enable-windows-ipam"] == "true"

@@ -442,3 +442,34 @@ def test_without_diff_mode_there_is_no_diff():
     module = Module(clients, diff=False)
     eks_windows_prefix_delegation.run(module)
     assert "diff" not in module.result and module.result["changed"] is False
+
+
+# --- issue 11, item 8: Windows IPAM and the key itself read as the controller reads them --------
+
+@pytest.mark.parametrize("ipam", ["1", "TRUE", "t"])
+def test_windows_ipam_spelled_otherwise_passes_the_gate(ipam):
+    server, clients = cluster(cm=configmap(ipam=ipam))
+    instance_types(clients, "m5.large")
+    no_addon(clients)
+    changed, result = run(clients)
+    assert changed is True and result["preflight"]["allowed"] is True
+    assert server.find("ConfigMap", "amazon-vpc-cni", "kube-system")["data"][KEY] == "true"
+
+
+@pytest.mark.parametrize("ipam", ["yes", "enabled"])
+def test_unparseable_windows_ipam_is_off_for_the_gate(ipam):
+    server, clients = cluster(cm=configmap(ipam=ipam))
+    instance_types(clients, "m5.large")
+    no_addon(clients)
+    error = refused(clients)
+    assert error.details["preflight"]["blocker_ids"] == ["windows_ipam_off"]
+    assert 'enable-windows-ipam "%s"' % ipam in error.msg and server.writes == []
+
+
+def test_a_key_already_on_in_another_spelling_is_not_rewritten_and_its_max_pods_say_so():
+    server, clients = cluster(cm=configmap(**{KEY: "T"}))
+    instance_types(clients, "m5.large")
+    no_addon(clients)
+    changed, result = run(clients)
+    assert changed is False and server.writes == []
+    assert result["max_pods"][0]["before"]["mode"] == "prefix_delegation"

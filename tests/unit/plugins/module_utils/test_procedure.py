@@ -119,3 +119,54 @@ def test_describe_instance_types_says_nitro_or_not_or_nothing():
     assert procedure.described_nitro({"hypervisor": "xen", "bare_metal": False}) is False
     assert procedure.described_nitro({"ipv4_per_interface": 10}) is None
     assert procedure.described_nitro(None) is None
+
+
+# --- the controller's booleans: Go's strconv.ParseBool ------------------------------------------
+
+@pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "true", "True", True])
+def test_every_spelling_parse_bool_takes_as_true_is_on(value):
+    assert procedure.parse_bool(value) is True
+    assert procedure.truthy(value) is True
+    assert procedure.unparseable_bool(value) is False
+
+
+@pytest.mark.parametrize("value", ["0", "f", "F", "FALSE", "false", "False", False])
+def test_every_spelling_parse_bool_takes_as_false_is_off(value):
+    assert procedure.parse_bool(value) is False
+    assert procedure.truthy(value) is False
+    assert procedure.unparseable_bool(value) is False
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "tRUE", " true", "true ", "", "2", "enabled", "Y"])
+def test_what_parse_bool_refuses_is_off_and_unparseable(value):
+    # the controller swallows ParseBool's error: the setting is off
+    assert procedure.parse_bool(value) is None
+    assert procedure.truthy(value) is False
+    assert procedure.unparseable_bool(value) is True
+
+
+def test_an_unset_key_is_off_but_not_unparseable():
+    assert procedure.truthy(None) is False and procedure.unparseable_bool(None) is False
+
+
+def test_the_spellings_are_go_s_and_name_their_source():
+    assert sorted(procedure.GO_PARSE_BOOL[True]) == sorted(["1", "t", "T", "TRUE", "true", "True"])
+    assert sorted(procedure.GO_PARSE_BOOL[False]) == sorted(["0", "f", "F", "FALSE", "false", "False"])
+    assert "strconv.ParseBool" in procedure.GO_PARSE_BOOL_SOURCE
+    assert "conditions.go" in procedure.rule("cni_setting_unparseable")["source"]
+
+
+@pytest.mark.parametrize("key,current,wanted,same", [
+    ("enable-windows-ipam", "TRUE", "true", True),
+    ("enable-windows-ipam", "1", "true", True),
+    ("enable-windows-ipam", "F", "false", True),
+    ("enable-windows-ipam", "yes", "true", False),   # unparseable: rewritten
+    ("enable-windows-ipam", "yes", "false", False),
+    ("enable-windows-ipam", None, "false", False),
+    ("enableWindowsIpam", "True", "true", True),
+    ("enable-windows-prefix-delegation", "t", "true", True),
+    ("windows-warm-ip-target", "3", "3", True),     # not a boolean key: the text counts
+    ("windows-warm-ip-target", "03", "3", False),
+])
+def test_same_setting_reads_the_boolean_keys_as_the_controller_does(key, current, wanted, same):
+    assert procedure.same_setting(key, current, wanted) is same

@@ -86,3 +86,21 @@ def test_compute_facts_count_the_nodes_outside_auto_mode_hybrid_and_fargate():
     assert cluster_reads.compute_facts() == {"standard_nodes": 2,
                                              "node_compute_types": ["auto", "fargate", "hybrid"]}
     assert reads.node_summary(labelled("a", "auto"))["compute_type"] == "auto"
+
+
+def test_the_webhook_secret_is_read_as_vpc_webhook_cert_reads_it_once():
+    import base64
+
+    secret = obj("Secret", "vpc-admission-webhook-certs", "kube-system",
+                 data={"cert.pem": base64.b64encode(b"garbage").decode()})
+    for objects, expected in (([], {"present": False}), ([secret], None)):
+        server = FakeApiServer(*objects)
+        found = reads.ClusterReads(FakeClients(server))
+        facts = found.webhook_certificate()
+        assert found.webhook_certificate() is facts and len(server.requests) == 1
+        if expected:
+            assert facts == expected
+        else:
+            assert facts["present"] is True and facts["valid_pem"] is False
+            assert facts["error"].startswith("cert.pem is not a PEM certificate")
+            assert facts["key_matches"] is None  # no key.pem

@@ -263,3 +263,46 @@ def test_kubernetes_throttling_and_server_errors_are_retried_with_retry_after():
     changed, _result = converge(clients)
     assert changed is True
     assert slept[:2] == [3.0, 3.0] and len(slept) == 3
+
+
+# --- issue 11, item 8: "already on?" is what the controller reads (strconv.ParseBool) ----------
+
+@pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "True"])
+def test_enable_takes_every_parse_bool_true_spelling_as_on_and_writes_nothing(value):
+    server = FakeApiServer(*cluster_objects(cm=value))
+    clients = FakeClients(server)
+    policies(clients, attached=True)
+    changed, result = converge(clients)
+    assert changed is False and result["configmap"]["action"] == "none"
+    assert result["configmap"]["before"] == value == result["configmap"]["after"]
+    assert kube_writes(server) == []
+
+
+@pytest.mark.parametrize("value", ["yes", "on", " true", ""])
+def test_enable_takes_an_unparseable_value_as_off_and_writes_true(value):
+    for check_mode in (True, False):
+        server = FakeApiServer(*cluster_objects(cm=value))
+        clients = FakeClients(server)
+        policies(clients, attached=True)
+        changed, result = converge(clients, check_mode=check_mode)
+        assert changed is True
+        assert result["configmap"] == {"existed": True, "before": value, "after": "true", "action": "patched"}
+        assert kube_writes(server) == ([] if check_mode else [
+            ("PATCH", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni")])
+    assert server.find("ConfigMap", "amazon-vpc-cni", "kube-system")["data"]["enable-windows-ipam"] == "true"
+    policies(clients, attached=True)  # the second run: nothing left to write
+    changed, _result = converge(clients)
+    assert changed is False and len(kube_writes(server)) == 1
+
+
+def test_disable_takes_false_spellings_as_off_and_rewrites_an_unparseable_value():
+    server = FakeApiServer(*cluster_objects(cm="F"))
+    clients = FakeClients(server)
+    policies(clients, attached=False)
+    changed, _result = converge(clients, state="disabled")
+    assert changed is False and kube_writes(server) == []
+    server = FakeApiServer(*cluster_objects(cm="off"))
+    clients = FakeClients(server)
+    policies(clients, attached=False)
+    changed, result = converge(clients, state="disabled")
+    assert changed is True and result["configmap"]["after"] == "false"
