@@ -360,3 +360,17 @@ def test_a_host_without_eks_cluster_name_is_told_what_to_set(lab, tmp_path, play
     assert "aws_region" not in msg.split(" not set.")[0], msg  # it is set
     assert "eksops.windows.eks_clusters" in msg, msg
     assert "is undefined" not in raw
+
+
+def test_sample_refuses_a_k8s_auth_kubeconfig_of_another_cluster(lab):
+    """kubernetes.core does not check which cluster K8S_AUTH_KUBECONFIG leads to; the role proves
+    it first with the collection's module, so the sample never lands on the wrong cluster."""
+    other = next(name for name in lab.info["clusters"] if name != "mixed")
+    writes = lab.writes(other, "lab-admin")
+    rc, parsed, raw = lab.run_playbook(
+        "eksops.windows.deploy_windows_sample", "-l", "mixed",
+        env={"K8S_AUTH_KUBECONFIG": lab.cluster(other)["admin_kubeconfig"]})
+    assert rc != 0, raw
+    msg = task_results(parsed, "Prove that the K8S_AUTH_* variables reach this EKS cluster")["mixed"]["msg"]
+    assert "is not EKS cluster 'mixed'" in msg, msg
+    assert lab.writes(other, "lab-admin") == writes
