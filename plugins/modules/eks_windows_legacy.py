@@ -104,16 +104,11 @@ options:
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
+  - eksops.windows.lease
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - "One run at a time per cluster: runs that write hold the Lease C(kube-system/eksops-windows)
-    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
-    collection. A run that finds it held by a live run (or taken since it began reading) fails
-    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
-    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
-    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
   - With O(state=absent), each candidate object is read by name (12 reads in all), then each one found is deleted by name.
     A deletion that answers 404 (someone else removed the object in between) counts as done.
   - Certificate signing requests are read through C(certificates.k8s.io/v1), which Kubernetes

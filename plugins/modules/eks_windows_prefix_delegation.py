@@ -36,13 +36,6 @@ description:
   - Disabling has no preconditions; it sets the key to C(false).
   - Linux prefix delegation (C(ENABLE_PREFIX_DELEGATION) of C(aws-node)) is left alone; the two
     coexist.
-notes:
-  - "One run at a time per cluster: runs that write hold the Lease C(kube-system/eksops-windows)
-    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
-    collection. A run that finds it held by a live run (or taken since it began reading) fails
-    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
-    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
-    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
 author:
   - eksops.windows maintainers (!UNKNOWN)
 attributes:
@@ -101,6 +94,7 @@ options:
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
+  - eksops.windows.lease
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -38,13 +38,6 @@ description:
     plane ignores Windows IPAM while it exists). Only O(force=true) goes past it."
   - With O(assess=true) the same process also returns the full assessment of the cluster
     (what M(eksops.windows.eks_windows_info) returns), from the reads it already made.
-notes:
-  - "One run at a time per cluster: runs that write hold the Lease C(kube-system/eksops-windows)
-    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
-    collection. A run that finds it held by a live run (or taken since it began reading) fails
-    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
-    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
-    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
 author:
   - eksops.windows maintainers (!UNKNOWN)
 attributes:
@@ -101,6 +94,7 @@ options:
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
+  - eksops.windows.lease
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -99,12 +99,6 @@ options:
     type: bool
     default: true
 notes:
-  - "One run at a time per cluster: runs with O(state=fixed) hold the Lease C(kube-system/eksops-windows)
-    (C(coordination.k8s.io/v1)) from their first write to their end, shared by every procedure of the
-    collection. A run that finds it held by a live run (or taken since it began reading) fails
-    before writing anything, naming that run, when its Lease expires and what to do; a Lease not
-    renewed for 120 s is taken over. Check mode takes none. Needs C(get), C(create) and C(update)
-    on C(leases) in C(kube-system). See docs/concurrency.md in the collection."
   - "Permissions: C(list) on nodes, C(list) on C(deployments.apps), C(statefulsets.apps) and
     C(daemonsets.apps) (cluster-wide, or in each namespace of O(namespaces)); with
     O(state=fixed) also C(patch) and C(get) on them. A missing permission fails the module with
@@ -114,6 +108,7 @@ notes:
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
+  - eksops.windows.lease
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
