@@ -83,6 +83,8 @@ import sys
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, TRANSIENT_ERROR_CODES
 from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 
@@ -183,7 +185,7 @@ class LookupModule(LookupBase):
 
 
 def _what_to_do(code):
-    if code in TRANSIENT_ERROR_CODES or code in ("Throttling", "RequestLimitExceeded"):
+    if AWSRetry.found(code, TRANSIENT_ERROR_CODES):  # what RETRY retries
         return (". AWS still answered so after the retries (throttling or a server error): run again "
                 "later, or with fewer clusters at once (forks, serial).")
     if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
