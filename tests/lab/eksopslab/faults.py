@@ -13,7 +13,10 @@ Use it from a test (it runs in the test's process, on 127.0.0.1 and a free port)
         proxy.calls("ListClusters")           # what the proxy saw, oldest first
 
 An inventory or module option ``endpoint_url`` pointing at moto bypasses the proxy: point it at
-``proxy.url`` too, or leave it out and set AWS_ENDPOINT_URL.
+``proxy.url`` too, or leave it out and set AWS_ENDPOINT_URL. When a playbook talks to the lab's
+API servers, send only EKS through the proxy (``AWS_ENDPOINT_URL_EKS=proxy.url``, botocore's
+per-service variable): EKS tokens are presigned STS URLs, and the lab's token webhook only takes
+those presigned for moto's own address (AWS_ENDPOINT_URL).
 
 Kinds of fault (``FAULTS``): ``throttle`` (400 ThrottlingException, or the service's own throttling
 code: Throttling for IAM/STS, RequestLimitExceeded for EC2), ``server`` (500 ServerException for
