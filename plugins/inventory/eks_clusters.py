@@ -130,7 +130,6 @@ options:
         failed still fails. A partial listing is not cached.
     type: bool
     default: true
-    version_added: 0.2.0
 notes:
   - Credentials come from O(access_key)/O(secret_key)/O(session_token), O(profile), O(profiles),
     O(assume_role_arn) or boto3's usual chain (environment, shared files, instance or task role),
