@@ -115,6 +115,21 @@ options:
       - When V(false), a region or cluster the identity may not read is skipped with a warning.
     type: bool
     default: true
+  strict_regions:
+    description:
+      - What to do when a region cannot be listed for an identity (a profile of O(profiles), or
+        the credentials given) because an AWS call still fails after the retries (throttling,
+        server errors, an endpoint that cannot be reached, refused credentials), or when a
+        cluster cannot be described. AccessDenied is governed by O(strict_permissions).
+      - When V(true), the inventory source fails, naming the call, region and identity, and makes
+        no host at all, so no playbook runs on part of the fleet. The collection's playbooks
+        stop on such a failure even though C(ansible-playbook) only warns about a failed inventory
+        source by default (see the notes).
+      - When V(false), what cannot be listed is skipped and named in a warning, and the run goes
+        on with the clusters of the other regions and profiles. An inventory whose every region
+        failed still fails. A partial listing is not cached.
+    type: bool
+    default: true
 notes:
   - Credentials come from O(access_key)/O(secret_key)/O(session_token), O(profile), O(profiles),
     O(assume_role_arn) or boto3's usual chain (environment, shared files, instance or task role),
@@ -128,6 +143,24 @@ notes:
     credentials or endpoints.
   - Required IAM actions are C(eks:ListClusters) and C(eks:DescribeCluster), and
     C(ec2:DescribeRegions) when O(regions) is empty.
+  - Every AWS call is retried with the collection's retry policy (jittered backoff) on throttling
+    (C(ThrottlingException), C(Throttling), C(RequestLimitExceeded)) and server errors
+    (C(ServerException), C(ServiceUnavailableException), C(InternalFailure), ...), on top of
+    botocore's own attempts (E(AWS_MAX_ATTEMPTS), E(AWS_RETRY_MODE)).
+  - "How a failure stops a run: ansible-core turns an inventory plugin's error into a warning
+    (I(Unable to parse ... as an inventory source)) and goes on without the source's hosts,
+    unless C([inventory] unparsed_is_failed) or C(any_unparsed_is_failed) (E(ANSIBLE_INVENTORY_UNPARSED_FAILED),
+    E(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED)) is set, so C(ansible-playbook) would run on no
+    host and exit 0. This plugin therefore leaves the variable C(eksops_inventory_errors) (the
+    source's path and error) on the group C(all) when it fails, and every playbook of the
+    collection first imports C(eksops.windows.common.inventory_guard), which fails the run with those
+    errors. Your own playbooks can import it too (C(ansible.builtin.import_playbook:
+    eksops.windows.common.inventory_guard)); setting C(any_unparsed_is_failed = true) in C(ansible.cfg)
+    makes any playbook fail on it."
+  - In AWX and Ansible Automation Platform, an inventory update runs C(ansible-inventory) with
+    E(ANSIBLE_INVENTORY_UNPARSED_FAILED) set, so a failing source fails the inventory sync; with
+    I(Update on launch) the job template does not run. Without it, jobs run on the hosts of the
+    last successful sync.
 """
 
 EXAMPLES = r"""
@@ -174,14 +207,16 @@ except ImportError:
 
 import hashlib
 import json
+import os
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
+from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, TRANSIENT_ERROR_CODES
 from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 from ansible_collections.eksops.windows.plugins.plugin_utils import eks_inventory
 from ansible_collections.eksops.windows.plugins.plugin_utils.eks_inventory import InventoryConfigError
@@ -194,11 +229,18 @@ except ImportError:  # ansible-core < 2.19 templates inventory strings without b
 
 GROUP = "eks_clusters"
 CACHE_FORMAT = 1
+# set on the group "all" when a source of this plugin fails; playbooks/common/inventory_guard.yml reads it
+ERRORS_VARIABLE = "eksops_inventory_errors"
 
 
 class _Skipped(Exception):
     """A call whose answer is skipped: AccessDenied with strict_permissions=false, or a cluster
     deleted between ListClusters and DescribeCluster."""
+
+
+class _CallFailed(Exception):
+    """An AWS call that failed for good (after the retries); strict_regions decides whether the
+    whole source fails or only that region (or cluster) is skipped."""
 
 
 class InventoryModule(AWSInventoryBase):
@@ -268,9 +310,10 @@ class InventoryModule(AWSInventoryBase):
 
     # --- AWS -----------------------------------------------------------------------------------
     def _call(self, action, region, who, func, *args, **kwargs):
-        """func(*args, **kwargs), with every AWS failure turned into an AnsibleError that says what
-        to do; raises _Skipped for what strict_permissions=false skips, or for a cluster deleted
-        between ListClusters and DescribeCluster."""
+        """func(*args, **kwargs), with every AWS failure explained: an AnsibleError for missing
+        credentials and (strict_permissions) AccessDenied, _CallFailed for what still fails after
+        the retries (strict_regions decides), _Skipped for what strict_permissions=false skips or
+        a cluster deleted between ListClusters and DescribeCluster."""
         try:
             return func(*args, **kwargs)
         except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
@@ -283,15 +326,23 @@ class InventoryModule(AWSInventoryBase):
                 raise _Skipped() from e
             if code == "ResourceNotFoundException" and action == "eks:DescribeCluster":
                 raise _Skipped() from e
-            self._do_fail(eks_inventory.explain_client_error(code, message, action, region, who))
+            explained = eks_inventory.explain_client_error(code, message, action, region, who)
+            if code in eks_inventory.ACCESS_DENIED:  # strict_permissions, whatever strict_regions says
+                self._do_fail(explained)
+            if AWSRetry.found(code, TRANSIENT_ERROR_CODES):  # what RETRY retries: it did, in vain
+                explained += ", still after the retries with backoff"
+            raise _CallFailed(explained) from e
         except botocore.exceptions.EndpointConnectionError as e:
-            self._do_fail("%s in %s for %s: could not reach AWS (%s). Check the network and proxy, "
-                          "endpoint_url or AWS_ENDPOINT_URL, and that EKS serves this region."
-                          % (action, region, who, to_native(e)))
+            raise _CallFailed("%s in %s for %s: could not reach AWS (%s). Check the network and proxy, "
+                              "endpoint_url or AWS_ENDPOINT_URL, and that EKS serves this region"
+                              % (action, region, who, to_native(e))) from e
         except botocore.exceptions.BotoCoreError as e:
-            self._do_fail("%s failed in %s for %s: %s" % (action, region, who, to_native(e)))
+            raise _CallFailed("%s failed in %s for %s: %s" % (action, region, who, to_native(e))) from e
 
-    def _list_region(self, region, profile, who):
+    def _list_region(self, region, profile, who, skipped):
+        """The records of one region for one identity. A ListClusters that fails for good raises
+        _CallFailed; a DescribeCluster that does fails the region too with strict_regions, and
+        is otherwise skipped and added to ``skipped``."""
         client = self.client("eks", region=region, retry_decorator=RETRY)
         try:
             names = self._call("eks:ListClusters", region, who, paginated_query_with_retries,
@@ -305,21 +356,43 @@ class InventoryModule(AWSInventoryBase):
                                      name=name, aws_retry=True)["cluster"]
             except _Skipped:
                 continue
+            except _CallFailed as e:
+                if self.get_option("strict_regions"):
+                    raise
+                self.warn("eks_clusters: skipped cluster '%s' in %s (strict_regions is false): %s" % (name, region, e))
+                skipped.append("cluster '%s' in %s for %s" % (name, region, who))
+                continue
             records.append(eks_inventory.cluster_record(cluster, region, profile))
         return records
 
     def _query(self):
-        records = []
+        """(records, what was skipped) over every identity and region."""
+        records, skipped = [], []
+        listed = 0
+        strict = self.get_option("strict_regions")
         saved = self._frozen_credentials
         try:
             for profile, who, credentials in self._identities():
                 # AWSInventoryBase.client() passes these to every client, as it does for assume_role_arn
                 self._frozen_credentials = credentials
                 for region in self.get_option("regions") or self._boto3_regions(service="eks"):
-                    records.extend(self._list_region(region, profile, who))
+                    try:
+                        records.extend(self._list_region(region, profile, who, skipped))
+                        listed += 1
+                    except _CallFailed as e:
+                        if strict:
+                            self._do_fail(eks_inventory.source_failed_message(to_native(e), region))
+                        self.warn("eks_clusters: skipped region %s for %s (strict_regions is false): %s"
+                                  % (region, who, e))
+                        skipped.append("%s for %s" % (region, who))
         finally:
             self._frozen_credentials = saved
-        return records
+        if skipped and not listed:
+            self._do_fail(eks_inventory.nothing_listed_message(skipped))
+        if skipped:
+            self.warn("eks_clusters: this inventory lacks the clusters of: %s (strict_regions is false)"
+                      % "; ".join(skipped))
+        return records, skipped
 
     # --- inventory -----------------------------------------------------------------------------
     def _populate(self, records):
@@ -343,7 +416,25 @@ class InventoryModule(AWSInventoryBase):
             self._add_host_to_composed_groups(self.get_option("groups"), hostvars, host, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, host, strict=strict)
 
+    def _leave_error(self, path, message):
+        """Leave the failure where playbooks see it: ansible-core only warns about a failed
+        source (unless told otherwise) and keeps what the plugin put into the inventory."""
+        try:
+            errors = list(self.inventory.groups["all"].get_vars().get(ERRORS_VARIABLE) or [])
+            errors.append("%s: %s" % (os.path.basename(str(path)), message))
+            self.inventory.set_variable("all", ERRORS_VARIABLE, errors)
+        except Exception:  # pylint: disable=broad-except  # never hide the error being raised
+            pass
+
     def parse(self, inventory, loader, path, cache=True):
+        try:
+            self._parse(inventory, loader, path, cache)
+        except Exception as e:
+            if getattr(self, "inventory", None) is not None:
+                self._leave_error(path, to_native(e))
+            raise
+
+    def _parse(self, inventory, loader, path, cache):
         super().parse(inventory, loader, path, cache=cache)
         self._check_options()
         found, cached = self.get_cached_result(path, cache)
@@ -351,7 +442,8 @@ class InventoryModule(AWSInventoryBase):
         if found and isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT:
             records = cached.get("clusters")
         if records is None:
-            records = self._query()
-            # an entry in another format is replaced, not kept
-            self.update_cached_result(path, cache and not found, {"format": CACHE_FORMAT, "clusters": records})
+            records, skipped = self._query()
+            # an entry in another format is replaced, not kept; a partial listing is not kept at all
+            if not skipped:
+                self.update_cached_result(path, cache and not found, {"format": CACHE_FORMAT, "clusters": records})
         self._populate(records)

@@ -47,6 +47,11 @@ options:
     type: str
 notes:
   - Uses boto3's usual credential chain; access keys are never written into the kubeconfig.
+  - C(eks:DescribeCluster) is retried with the collection's one retry policy (as its modules and the
+    P(eksops.windows.eks_clusters#inventory) inventory do), with jittered backoff, on throttling
+    (C(ThrottlingException)) and server errors (C(ServerException), C(ServiceUnavailableException), ...)
+    on top of botocore's own attempts. An error that remains fails the lookup with the cluster,
+    region and action named.
 """
 
 EXAMPLES = r"""
@@ -78,6 +83,9 @@ import sys
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, TRANSIENT_ERROR_CODES
 from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 
 try:
@@ -150,18 +158,36 @@ class LookupModule(LookupBase):
                 [os.environ.get(source)], available, source))
         except botocore.exceptions.BotoCoreError as e:
             raise AnsibleLookupError("eks_kubeconfig could not set up AWS access: %s" % e)
+        describe = RETRY(eks.describe_cluster)
         result = []
         for name in terms:
+            where = "eks_kubeconfig: eks:DescribeCluster for cluster '%s' in %s" % (name, region)
             try:
-                cluster = eks.describe_cluster(name=name)["cluster"]
+                cluster = describe(name=name)["cluster"]
             except botocore.exceptions.ClientError as e:
-                code = e.response.get("Error", {}).get("Code")
+                error = e.response.get("Error", {})
+                code, message = error.get("Code", "Unknown"), error.get("Message", str(e))
                 if code == "ResourceNotFoundException":
                     raise AnsibleLookupError(
-                        "EKS cluster '%s' was not found in region %s" % (name, region))
+                        "eks_kubeconfig: EKS cluster '%s' was not found in region %s (eks:DescribeCluster). "
+                        "Check the cluster name and the region (region= or AWS_REGION)." % (name, region))
+                raise AnsibleLookupError("%s failed (%s: %s)%s" % (where, code, message, _what_to_do(code)))
+            except botocore.exceptions.NoCredentialsError:
                 raise AnsibleLookupError(
-                    "eks:DescribeCluster for '%s' failed: %s" % (name, e))
+                    "%s: no AWS credentials were found. Set profile=, AWS_PROFILE, or AWS_ACCESS_KEY_ID "
+                    "and AWS_SECRET_ACCESS_KEY." % where)
             except botocore.exceptions.BotoCoreError as e:
-                raise AnsibleLookupError("eks:DescribeCluster for '%s' failed: %s" % (name, e))
+                raise AnsibleLookupError(
+                    "%s failed: %s. Check the network and proxy, endpoint_url or AWS_ENDPOINT_URL, and "
+                    "that EKS serves this region." % (where, e))
             result.append(build_kubeconfig(cluster, region, profile, endpoint_url))
         return result
+
+
+def _what_to_do(code):
+    if AWSRetry.found(code, TRANSIENT_ERROR_CODES):  # what RETRY retries
+        return (". AWS still answered so after the retries (throttling or a server error): run again "
+                "later, or with fewer clusters at once (forks, serial).")
+    if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+        return ". Grant eks:DescribeCluster on the cluster to these credentials, or use another profile."
+    return "."

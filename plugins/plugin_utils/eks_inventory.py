@@ -239,3 +239,17 @@ def no_credentials_message(who, action, region):
             "secret_key, profile or profiles in the inventory file, or set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (an instance or task role works too)."
             % (action, region, who))
+
+
+def source_failed_message(error, region):
+    """Why the inventory source fails (strict_regions) when ``region`` could not be listed."""
+    return ("%s. The inventory lists no cluster when a region cannot be listed, and the collection's "
+            "playbooks stop on it: run again later, leave %s out of regions, or set strict_regions: false "
+            "to list the other regions and profiles and skip this one with a warning." % (error, region))
+
+
+def nothing_listed_message(skipped):
+    """Why the inventory source fails (even with strict_regions: false) when no region was listed."""
+    return ("no region could be listed, so the inventory would have no cluster at all: skipped %s "
+            "(see the warnings above). Check the credentials, network and endpoint, then run again."
+            % "; ".join(skipped))

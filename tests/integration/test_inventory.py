@@ -15,6 +15,7 @@ import sys
 import boto3
 import pytest
 
+from eksopslab.faults import FaultProxy
 from eksopslab.testing import COLLECTIONS, ROOT, running_lab, task_results, write_yaml
 
 LAB_CLUSTERS = {"web-prod": "us-west-2", "web-staging": "us-west-2", "ops": "eu-west-1",
@@ -506,3 +507,94 @@ def test_profile_mistakes_are_explained(lab, env, tmp_path):
                                                  "assume_role_arn": OTHER_ROLE})
     assert rc != 0
     assert "assume_role_arn cannot be combined with profiles" in raw
+
+
+# --- AWS failing: throttling and server errors through the lab's fault proxy (issue 11) ----------
+@pytest.fixture(name="faults")
+def aws_faults(lab):
+    """The lab's fault proxy in front of moto. Point AWS_ENDPOINT_URL at faults.url for the
+    inventory alone; a playbook that reaches clusters sends only EKS there (AWS_ENDPOINT_URL_EKS),
+    since the lab's token webhook takes tokens presigned for moto's own address."""
+    with FaultProxy(lab.info["aws_endpoint"]) as proxy:
+        yield proxy
+
+
+def answers(calls):
+    return [(c["status"], c["fault"]) for c in calls]
+
+
+def test_throttled_list_clusters_is_retried_and_every_cluster_listed(env, tmp_path, faults):
+    faults.fail("ListClusters", "throttle", times=3, region="us-west-2")
+    # botocore makes AWS_MAX_ATTEMPTS=2 attempts: alone it would give up after two throttles
+    rc, parsed, raw = inventory(dict(env, AWS_ENDPOINT_URL=faults.url), tmp_path, {"regions": REGIONS})
+    assert rc == 0, raw
+    assert set(hostvars(parsed)) == set(LAB_CLUSTERS)
+    assert "skipped" not in raw
+    assert answers(faults.calls("ListClusters", "us-west-2")) == [(400, "throttle")] * 3 + [(200, None)]
+    assert answers(faults.calls("ListClusters", "eu-west-1")) == [(200, None)]
+    assert [c["status"] for c in faults.calls("DescribeCluster")] == [200] * len(LAB_CLUSTERS)
+
+
+def default_cfg(env):
+    """The environment of a user with a default ansible.cfg: a failed inventory source is a warning."""
+    return {k: v for k, v in env.items() if not k.startswith("ANSIBLE_INVENTORY_")}
+
+
+def test_a_region_failing_for_good_fails_the_playbook_and_reaches_no_cluster(lab, env, tmp_path, faults):
+    faults.fail("ListClusters", "server", region="eu-west-1")  # every call, every retry
+    config = write_yaml(tmp_path / "failing.eks_clusters.yml", {"plugin": PLUGIN, "regions": REGIONS})
+    before = admin_reads(lab, LAB_CLUSTERS)
+    rc, parsed, raw = lab.run_playbook(os.path.join(ROOT, "playbooks", "enable.yml"), inventory=config,
+                                       env=dict(default_cfg(env), AWS_ENDPOINT_URL=faults.url), check=True)
+    assert rc == 2, raw
+    guard = task_results(parsed, "Fail on the errors of the inventory sources")["localhost"]
+    assert guard["failed"], guard
+    assert guard["msg"].startswith(
+        "The inventory is incomplete, so nothing runs: failing.eks_clusters.yml: eksops.windows.eks_clusters: "
+        "eks:ListClusters failed in eu-west-1 for the access key given by access_key or AWS_ACCESS_KEY_ID "
+        "(ServerException: "), guard["msg"]
+    assert "set strict_regions: false" in guard["msg"]
+    assert task_results(parsed, "Enable control-plane Windows support") == {}
+    assert admin_reads(lab, LAB_CLUSTERS) == before  # no cluster was read, let alone written
+    # the retries: botocore's 2 attempts, 8 times over
+    assert answers(faults.calls("ListClusters", "eu-west-1")) == [(500, "server")] * 16
+
+
+def test_not_strict_a_failed_region_is_skipped_named_and_the_others_run(lab, env, tmp_path, faults):
+    faults.fail("ListClusters", "server", region="eu-west-1")
+    config = write_yaml(tmp_path / "partial.eks_clusters.yml",
+                        {"plugin": PLUGIN, "regions": REGIONS, "strict_regions": False})
+    rc, parsed, raw = lab.run_playbook(os.path.join(ROOT, "playbooks", "cluster_info.yml"), inventory=config,
+                                       env=dict(default_cfg(env), AWS_ENDPOINT_URL_EKS=faults.url))
+    assert rc == 0, raw
+    results = task_results(parsed, "Read the cluster through its EKS endpoint")
+    assert set(results) == {"web-prod", "web-staging", "beijing"}
+    assert all(r["cluster"]["version"] == lab.cluster(n)["version"] for n, r in results.items())
+    flat = " ".join(raw.split())
+    assert ("eks_clusters: skipped region eu-west-1 for the access key given by access_key or "
+            "AWS_ACCESS_KEY_ID (strict_regions is false): eks:ListClusters failed in eu-west-1") in flat, raw
+    assert ("eks_clusters: this inventory lacks the clusters of: eu-west-1 for the access key given by "
+            "access_key or AWS_ACCESS_KEY_ID (strict_regions is false)") in flat, raw
+
+
+@pytest.mark.parametrize("kind", ["throttle", "server"])
+def test_describe_cluster_failing_twice_is_retried_by_the_module_and_the_lookup(lab, env, faults, kind):
+    # AWS_MAX_ATTEMPTS=1: botocore does not retry, so every retry the proxy sees is the collection's
+    run_env = dict(env, AWS_ENDPOINT_URL_EKS=faults.url, AWS_MAX_ATTEMPTS="1")
+    faults.fail("DescribeCluster", kind, times=2, region="us-west-2")
+    rc, parsed, raw = lab.run_playbook(os.path.join(ROOT, "playbooks", "cluster_info.yml"), "-l", "web-prod",
+                                       env=run_env)
+    assert rc == 0, raw
+    result = task_results(parsed, "Read the cluster through its EKS endpoint")["web-prod"]
+    assert result["cluster"]["version"] == lab.cluster("web-prod")["version"]
+    status = 400 if kind == "throttle" else 500
+    assert answers(faults.calls("DescribeCluster")) == [(status, kind)] * 2 + [(200, None)]
+
+    faults.fail("DescribeCluster", kind, times=2, region="us-west-2")
+    rc, parsed, raw = lab.run_playbook(
+        os.path.join(ROOT, "tests", "integration", "playbooks", "lookup_with_kubernetes_core.yml"),
+        "-l", "web-prod", env=run_env)
+    assert rc == 0, raw
+    nodes = task_results(parsed, "List the nodes")["web-prod"]["resources"]
+    assert sorted(n["metadata"]["name"] for n in nodes) == ["inv-wp-1", "inv-wp-2"]
+    assert answers(faults.calls("DescribeCluster")[3:]) == [(status, kind)] * 2 + [(200, None)]

@@ -172,9 +172,17 @@ def test_survey_is_what_the_awx_survey_api_accepts(name):
 def test_every_play_takes_its_hosts_from_a_survey_answer_that_may_be_empty(name):
     """AWX sends "" (or null) for an optional text question left blank: that must mean every
     host, not a play with no hosts."""
-    for play in load_playbook(name):
+    for play in load_playbook(name)[1:]:
         assert play["hosts"] == HOSTS, f"{name}: hosts must be {HOSTS}"
     assert load_survey(name)["spec"][0]["variable"] == TARGET
+
+
+@pytest.mark.parametrize("name", PLAYBOOK_NAMES)
+def test_every_playbook_first_stops_on_a_failed_eks_clusters_inventory_source(name):
+    """ansible-core only warns about a failed inventory source: the guard makes the run fail."""
+    assert load_playbook(name)[0] == {
+        "name": "Stop when an eksops.windows.eks_clusters inventory source failed",
+        "ansible.builtin.import_playbook": "common/inventory_guard.yml"}, name
 
 
 @pytest.mark.parametrize("name", PLAYBOOK_NAMES)

@@ -7,6 +7,9 @@ import pytest
 from ansible.errors import AnsibleError
 from botocore.stub import Stubber
 
+from ansible.inventory.data import InventoryData
+
+from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.eksops.windows.plugins.inventory import eks_clusters
 from ansible_collections.eksops.windows.plugins.plugin_utils import eks_inventory as inv
@@ -255,18 +258,29 @@ def test_refused_credentials_mention_expiry_and_opt_in_regions():
 
 # --- the plugin's AWS calls, with botocore's Stubber ---------------------------------------------
 def stubbed_plugin(options=None):
+    """The plugin with options of its own, one EKS client answered by the Stubber (for every
+    region: the calls come one after the other) and the backoff's sleeps recorded, not slept."""
     plugin = eks_clusters.InventoryModule()
-    settings = {"strict_permissions": True}
+    settings = {"strict_permissions": True, "strict_regions": True, "regions": ["us-west-2"], "profiles": []}
     settings.update(options or {})
     plugin.get_option = settings.get
     plugin.warnings = []
     plugin.warn = plugin.warnings.append
+    plugin._frozen_credentials = {}
+    plugin.slept = []
     client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="AKIAUNIT",
                           aws_secret_access_key="unit")
     stubber = Stubber(client)
     plugin.client = lambda service, region=None, retry_decorator=None: RetryingBotoClientWrapper(
         client, eks_clusters.RETRY)
     return plugin, stubber
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    slept = []
+    monkeypatch.setattr(cloud.time, "sleep", slept.append)
+    return slept
 
 
 def test_every_page_is_read_and_a_cluster_deleted_meanwhile_is_skipped():
@@ -278,7 +292,7 @@ def test_every_page_is_read_and_a_cluster_deleted_meanwhile_is_skipped():
                              404, expected_params={"name": "gone"})
     stubber.add_response("describe_cluster", {"cluster": describe("b", tags={"k": "v"})}, {"name": "b"})
     with stubber:
-        records = plugin._list_region("us-west-2", "ops", "AWS profile 'ops'")
+        records = plugin._list_region("us-west-2", "ops", "AWS profile 'ops'", [])
     stubber.assert_no_pending_responses()
     assert [(r["name"], r["profile"], r["tags"]) for r in records] == [("a", "ops", {}), ("b", "ops", {"k": "v"})]
     assert CA not in repr(records)
@@ -288,7 +302,7 @@ def test_access_denied_fails_with_the_call_region_and_identity():
     plugin, stubber = stubbed_plugin()
     stubber.add_client_error("list_clusters", "AccessDeniedException", "not authorized to eks:ListClusters", 403)
     with stubber, pytest.raises(AnsibleError) as error:
-        plugin._list_region("eu-west-1", None, "the default AWS credential chain")
+        plugin._list_region("eu-west-1", None, "the default AWS credential chain", [])
     message = str(error.value)
     assert message.startswith("eksops.windows.eks_clusters: the default AWS credential chain may not call "
                               "eks:ListClusters in eu-west-1 (AccessDeniedException")
@@ -301,17 +315,119 @@ def test_access_denied_is_skipped_with_a_warning_when_not_strict():
                              expected_params={"name": "secret"})
     stubber.add_response("describe_cluster", {"cluster": describe("open")}, {"name": "open"})
     with stubber:
-        records = plugin._list_region("us-west-2", None, "me")
+        records = plugin._list_region("us-west-2", None, "me", [])
     assert [r["name"] for r in records] == ["open"]
     assert plugin.warnings == ["eks_clusters: skipped: me may not call eks:DescribeCluster in us-west-2 "
                                "(AccessDeniedException)"]
 
 
-def test_other_aws_errors_fail_even_when_not_strict():
-    plugin, stubber = stubbed_plugin({"strict_permissions": False})
+def test_other_aws_errors_fail_even_when_not_strict_about_permissions():
+    plugin, stubber = stubbed_plugin({"strict_permissions": False, "regions": ["ap-east-1"]})
     stubber.add_client_error("list_clusters", "UnrecognizedClientException", "bad token", 400)
-    with stubber, pytest.raises(AnsibleError, match="AWS refused the credentials of me calling eks:ListClusters"):
-        plugin._list_region("ap-east-1", None, "me")
+    with stubber, pytest.raises(AnsibleError) as error:
+        plugin._query()
+    assert str(error.value).startswith(
+        "eksops.windows.eks_clusters: AWS refused the credentials of the default AWS credential chain "
+        "(environment, shared files, instance or task role) calling eks:ListClusters in ap-east-1")
+
+
+# --- retries and failed regions (strict_regions) ------------------------------------------------
+def throttle(stubber, method, times, code="ThrottlingException", status=400, **params):
+    for _ in range(times):
+        stubber.add_client_error(method, code, "Rate exceeded", status, expected_params=params or None)
+
+
+@pytest.mark.parametrize("code, status", [("ThrottlingException", 400), ("ServerException", 500),
+                                          ("ServiceUnavailableException", 503)])
+def test_eks_throttling_and_server_errors_are_retried(no_sleep, code, status):
+    plugin, stubber = stubbed_plugin()
+    throttle(stubber, "list_clusters", 3, code, status)
+    stubber.add_response("list_clusters", {"clusters": ["a"]}, {})
+    throttle(stubber, "describe_cluster", 2, code, status, name="a")
+    stubber.add_response("describe_cluster", {"cluster": describe("a")}, {"name": "a"})
+    with stubber:
+        records, skipped = plugin._query()
+    stubber.assert_no_pending_responses()
+    assert ([r["name"] for r in records], skipped, plugin.warnings) == (["a"], [], [])
+    assert len(no_sleep) == 5
+
+
+def test_a_region_failing_for_good_fails_the_source_naming_region_action_and_what_to_do(no_sleep):
+    plugin, stubber = stubbed_plugin({"regions": ["us-west-2", "eu-west-1"]})
+    throttle(stubber, "list_clusters", 8, "ServerException", 500)  # RETRY: 8 attempts in all
+    with stubber, pytest.raises(AnsibleError) as error:
+        plugin._query()
+    stubber.assert_no_pending_responses()  # and eu-west-1 was not asked: nothing would be made of it
+    assert len(no_sleep) == 7
+    assert str(error.value) == (
+        "eksops.windows.eks_clusters: eks:ListClusters failed in us-west-2 for the default AWS credential "
+        "chain (environment, shared files, instance or task role) (ServerException: Rate exceeded), still "
+        "after the retries with backoff. The inventory lists no cluster when a region cannot be listed, and "
+        "the collection's playbooks stop on it: run again later, leave us-west-2 out of regions, or set "
+        "strict_regions: false to list the other regions and profiles and skip this one with a warning.")
+
+
+def test_not_strict_a_failed_region_is_skipped_and_named(no_sleep):
+    plugin, stubber = stubbed_plugin({"regions": ["us-west-2", "eu-west-1"], "strict_regions": False})
+    throttle(stubber, "list_clusters", 8, "ThrottlingException", 400)
+    stubber.add_response("list_clusters", {"clusters": ["ops"]}, {})
+    stubber.add_response("describe_cluster", {"cluster": describe("ops", "eu-west-1")}, {"name": "ops"})
+    with stubber:
+        records, skipped = plugin._query()
+    assert [(r["name"], r["region"]) for r in records] == [("ops", "eu-west-1")]
+    who = "the default AWS credential chain (environment, shared files, instance or task role)"
+    assert skipped == ["us-west-2 for %s" % who]
+    assert plugin.warnings[0].startswith("eks_clusters: skipped region us-west-2 for %s (strict_regions is "
+                                         "false): eks:ListClusters failed in us-west-2" % who)
+    assert plugin.warnings[1] == ("eks_clusters: this inventory lacks the clusters of: us-west-2 for %s "
+                                  "(strict_regions is false)" % who)
+
+
+def test_not_strict_a_cluster_that_cannot_be_described_is_skipped_and_named():
+    plugin, stubber = stubbed_plugin({"strict_regions": False})
+    stubber.add_response("list_clusters", {"clusters": ["sick", "fine"]}, {})
+    throttle(stubber, "describe_cluster", 8, "ServerException", 500, name="sick")
+    stubber.add_response("describe_cluster", {"cluster": describe("fine")}, {"name": "fine"})
+    with stubber:
+        records, skipped = plugin._query()
+    assert [r["name"] for r in records] == ["fine"]
+    assert skipped[0].startswith("cluster 'sick' in us-west-2 for the default AWS credential chain")
+    assert plugin.warnings[0].startswith("eks_clusters: skipped cluster 'sick' in us-west-2 (strict_regions is "
+                                         "false): eks:DescribeCluster failed in us-west-2")
+    # strict (the default), the same answers fail the source
+    plugin, stubber = stubbed_plugin()
+    stubber.add_response("list_clusters", {"clusters": ["sick", "fine"]}, {})
+    throttle(stubber, "describe_cluster", 8, "ServerException", 500, name="sick")
+    with stubber, pytest.raises(AnsibleError, match="eks:DescribeCluster failed in us-west-2 .* set strict_regions: false"):
+        plugin._query()
+
+
+def test_not_strict_still_fails_when_no_region_could_be_listed():
+    plugin, stubber = stubbed_plugin({"regions": ["us-west-2", "eu-west-1"], "strict_regions": False})
+    throttle(stubber, "list_clusters", 16, "ThrottlingException", 400)
+    with stubber, pytest.raises(AnsibleError) as error:
+        plugin._query()
+    assert str(error.value).startswith(
+        "eksops.windows.eks_clusters: no region could be listed, so the inventory would have no cluster at "
+        "all: skipped us-west-2 for the default AWS credential chain")
+    assert "; eu-west-1 for the default AWS credential chain" in str(error.value)
+
+
+def test_a_failed_source_leaves_its_error_on_the_group_all_for_the_playbooks():
+    plugin = eks_clusters.InventoryModule()
+    data = InventoryData()
+
+    def failing(inventory, loader, path, cache):
+        plugin.inventory = inventory
+        plugin._do_fail("eks:ListClusters failed in us-west-2")
+
+    plugin._parse = failing
+    for name in ("a.eks_clusters.yml", "b.eks_clusters.yml"):
+        with pytest.raises(AnsibleError, match="eks:ListClusters failed in us-west-2"):
+            plugin.parse(data, None, "/etc/ansible/" + name)
+    assert data.groups["all"].get_vars()[eks_clusters.ERRORS_VARIABLE] == [
+        "a.eks_clusters.yml: eksops.windows.eks_clusters: eks:ListClusters failed in us-west-2",
+        "b.eks_clusters.yml: eksops.windows.eks_clusters: eks:ListClusters failed in us-west-2"]
 
 
 def test_verify_file_takes_only_eks_clusters_files(tmp_path):

@@ -144,3 +144,81 @@ def test_the_lookup_names_an_undefined_profile(aws_env, monkeypatch):
         "eks_kubeconfig: AWS profile 'prod-account' is not defined in the AWS config or credentials file "
         "(~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); "
         "profiles found: dev, ops.")
+
+
+# --- retries: the collection's one policy (eks_access.RETRY) on DescribeCluster ---------------------
+DESCRIBED = {"cluster": dict(CLUSTER, name="prod", arn="arn:aws:eks:us-west-2:123456789012:cluster/prod",
+                             certificateAuthority={"data": "Q0E="})}
+
+
+@pytest.fixture(name="stubbed")
+def stubbed_eks(monkeypatch):
+    """The lookup's EKS client is a real botocore client (no retries of its own: every attempt
+    is one answer of the Stubber), and the backoff's sleeps are recorded, not slept."""
+    import boto3
+    import botocore.config
+    from botocore.stub import Stubber
+    from ansible_collections.amazon.aws.plugins.module_utils import cloud
+
+    client = boto3.session.Session(aws_access_key_id="AKIAUNIT", aws_secret_access_key="secret").client(
+        "eks", region_name="us-west-2",
+        config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    stubber = Stubber(client)
+    slept = []
+    monkeypatch.setattr(cloud.time, "sleep", slept.append)
+
+    class Session:
+        def __init__(self, profile_name=None, region_name=None):
+            pass
+
+        def client(self, service, endpoint_url=None):
+            return client
+
+    monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", Session)
+    with stubber:
+        yield stubber, slept
+
+
+@pytest.mark.parametrize("codes", [
+    [("ThrottlingException", 400)],
+    [("ServerException", 500), ("ServiceUnavailableException", 503)],
+])
+def test_the_lookup_retries_eks_throttling_and_server_errors(stubbed, codes):
+    stubber, slept = stubbed
+    for code, status in codes:
+        stubber.add_client_error("describe_cluster", code, "slow down", status, expected_params={"name": "prod"})
+    stubber.add_response("describe_cluster", DESCRIBED, {"name": "prod"})
+    config = lookup().run(["prod"])[0]
+    stubber.assert_no_pending_responses()
+    assert config["clusters"][0]["cluster"]["server"] == "https://prod.example"
+    assert len(slept) == len(codes)
+
+
+def test_the_lookup_names_cluster_region_and_action_when_the_retries_run_out(stubbed):
+    stubber, slept = stubbed
+    for _ in range(8):  # RETRY (retries=8): 8 attempts in all, 7 sleeps between them
+        stubber.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(AnsibleLookupError) as error:
+        lookup().run(["prod"])
+    stubber.assert_no_pending_responses()
+    assert len(slept) == 7
+    assert str(error.value).startswith(
+        "eks_kubeconfig: eks:DescribeCluster for cluster 'prod' in us-west-2 failed (ThrottlingException: "
+        "Rate exceeded). AWS still answered so after the retries")
+
+
+@pytest.mark.parametrize("code, status, message", [
+    ("ResourceNotFoundException", 404,
+     "eks_kubeconfig: EKS cluster 'prod' was not found in region us-west-2 (eks:DescribeCluster). "
+     "Check the cluster name and the region (region= or AWS_REGION)."),
+    ("AccessDeniedException", 403,
+     "eks_kubeconfig: eks:DescribeCluster for cluster 'prod' in us-west-2 failed (AccessDeniedException: "
+     "no). Grant eks:DescribeCluster on the cluster to these credentials, or use another profile."),
+])
+def test_the_lookup_does_not_retry_what_another_try_cannot_change(stubbed, code, status, message):
+    stubber, slept = stubbed
+    stubber.add_client_error("describe_cluster", code, "no", status)
+    with pytest.raises(AnsibleLookupError) as error:
+        lookup().run(["prod"])
+    assert str(error.value) == message
+    assert slept == []
