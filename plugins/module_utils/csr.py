@@ -19,7 +19,7 @@ import base64
 import time
 
 from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
 from ansible_collections.eksops.windows.plugins.module_utils.kube import FIELD_MANAGER, path_of
 
 APP_SERVING_SIGNER = "beta.eks.amazonaws.com/app-serving"
@@ -86,6 +86,27 @@ def _conditions(csr):
     return dict((c.get("type"), c) for c in (csr.get("status") or {}).get("conditions") or [])
 
 
+def _denied_by(csr):
+    """Who wrote the Denied condition: the field manager (and time) of the managedFields entry
+    that owns it, or None."""
+    for entry in (csr.get("metadata") or {}).get("managedFields") or []:
+        conditions = (((entry.get("fieldsV1") or {}).get("f:status") or {}).get("f:conditions")) or {}
+        if any('"type":"Denied"' in key.replace(" ", "") for key in conditions):
+            return "%s (at %s)" % (entry.get("manager") or "an unnamed client", entry.get("time") or "?")
+    return None
+
+
+def denied_message(name, csr):
+    """CSR `name` was denied: by whom, why, and what to do."""
+    condition = _conditions(csr).get("Denied") or {}
+    who = _denied_by(csr)
+    return ("CSR %s was denied%s (reason %s: %s). Not a permission of ours: something on the "
+            "cluster (a person, a policy controller or a CSR approver) denies CSRs of this name; "
+            "let it pass CSR %s, then run again."
+            % (name, " by " + who if who else " (the CSR does not say by whom)",
+               condition.get("reason") or "none given", condition.get("message") or "no message", name))
+
+
 def sign(kube, name, csr_pem, api_version, signer, timeout, poll=1.0, clock=Clock):
     """Replace any CSR `name`, create ours, approve it, and wait for the certificate (PEM)."""
     group_version = _group_version(api_version)
@@ -104,9 +125,20 @@ def sign(kube, name, csr_pem, api_version, signer, timeout, poll=1.0, clock=Cloc
         "type": "Approved", "status": "True", "reason": "EksopsWindowsApprove",
         "message": "approved by eksops.windows for the VPC admission webhook"}]
     created.setdefault("apiVersion", group_version)
-    kube.request("PUT", path_of(KIND, name, api_version=group_version, subresource="approval"),
-                 "Approving CSR %s (needs update on certificatesigningrequests/approval and "
-                 "approve on the signer)" % name, body=created, query={"fieldManager": FIELD_MANAGER})
+    try:
+        kube.request("PUT", path_of(KIND, name, api_version=group_version, subresource="approval"),
+                     "Approving CSR %s (needs update on certificatesigningrequests/approval and "
+                     "approve on the signer)" % name, body=created, query={"fieldManager": FIELD_MANAGER})
+    except KubeError as e:
+        # 409: the CSR changed between its creation and our approval; 422: it carries a
+        # condition that excludes ours. Either way its conditions tell, not our permissions.
+        if e.status not in (409, 422):
+            raise
+        current = _get(kube, name, api_version)
+        if current is not None and "Denied" in _conditions(current):
+            raise CsrError(denied_message(name, current))
+        if current is None or "Approved" not in _conditions(current):
+            raise
     deadline = clock.time() + timeout
     while True:
         current = _get(kube, name, api_version)
@@ -114,7 +146,7 @@ def sign(kube, name, csr_pem, api_version, signer, timeout, poll=1.0, clock=Cloc
             raise CsrError("CSR %s disappeared before it was signed" % name)
         conditions = _conditions(current)
         if "Denied" in conditions:
-            raise CsrError("CSR %s was denied: %s" % (name, conditions["Denied"].get("message")))
+            raise CsrError(denied_message(name, current))
         if "Failed" in conditions:
             raise CsrError("the signer refused CSR %s: %s" % (
                 name, conditions["Failed"].get("message")))

@@ -59,6 +59,16 @@ LEGACY_SHARED = {
     "service_account": LEGACY_CONTROLLER,
     "controller_deployment": LEGACY_CONTROLLER,
 }
+# The bounds of the certificate renewal's options (section 7), as (lowest, highest, unit). EKS
+# signs serving certificates for one year (the app-serving signer; the controller manager's
+# legacy signer, --cluster-signing-duration, 8760h by default), so renewing 365 days or more
+# before expiry would renew on every run; the documented script waits 10 s for the signer; one
+# webhook pod rolls out in seconds to minutes: an hour is the most anyone waits on purpose.
+CERT_OPTION_RANGES = {
+    "renew_before": (0, 364, "days"),
+    "wait_timeout": (1, 3600, "seconds"),
+    "rollout_timeout": (1, 3600, "seconds"),
+}
 # Belongs to EKS itself: never delete it.
 EKS_OWN_WEBHOOK = "vpc-resource-mutating-webhook"
 # The kind of each entry of the two tables above, and whether it lives in LEGACY_NAMESPACE.

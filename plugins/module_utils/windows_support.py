@@ -12,7 +12,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, gates, iam_policy, legacy, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    assessment,
+    cni_config,
+    gates,
+    iam_policy,
+    legacy,
+    procedure,
+)
+from ansible_collections.eksops.windows.plugins.module_utils import reads as cluster_reads
 from ansible_collections.eksops.windows.plugins.module_utils.errors import (
     AwsError,
     BlockedError,
@@ -120,9 +128,11 @@ def _scalar(written, key):
 
 
 def converge(reads, check_mode, state, manage_iam=True, force=False, patch_helm_owned=False,
-             addon_wait_timeout=600):
-    """The gate (enabled only), then the policy and the ConfigMap. Returns (changed, result).
-    A ConfigMap failure after the policy was attached raises StepError that reports it."""
+             addon_wait_timeout=600, assess=False):
+    """The gate (enabled only), then the policy and the ConfigMap, then (assess) the cluster's
+    assessment. Returns (changed, result). A failure after a write (the ConfigMap after the
+    policy was attached, the assessment after either) raises StepError with changed=True and
+    what was written (``iam``, ``configmap``)."""
     cluster = reads.cluster
     result = {"support": dict((k, v) for k, v in support_of(cluster).items() if k != "error")}
     if state == "enabled":
@@ -149,6 +159,17 @@ def converge(reads, check_mode, state, manage_iam=True, force=False, patch_helm_
         raise StepError("%s The policy step had already %s %s on role %s." % (
             e.msg, result["iam"]["action"], result["iam"]["policy_arn"], result["iam"]["role_name"]),
             changed=True, **details)
-    result["cluster_facts"] = {"linux_nodes": len(reads.linux_nodes()),
-                               "security_groups_for_pods": reads.security_groups_for_pods()}
-    return iam_changed or cm_changed, result
+    changed = iam_changed or cm_changed
+    try:
+        result["cluster_facts"] = {"linux_nodes": len(reads.linux_nodes()),
+                                   "security_groups_for_pods": reads.security_groups_for_pods()}
+        if assess:
+            result["assessment"] = assessment.judge(cluster_reads.assessment_facts(reads))
+    except EksOpsError as e:
+        if not changed or check_mode:
+            raise
+        raise StepError("%s EKS cluster '%s': the procedure had already written (policy %s, "
+                        "ConfigMap %s) before this failed; re-run to read the rest." % (
+                            e.msg, cluster["name"], result["iam"]["action"],
+                            result.get("configmap", {}).get("action")), changed=True, **result)
+    return changed, result

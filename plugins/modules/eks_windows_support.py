@@ -309,7 +309,7 @@ cluster_facts:
       sample: false
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, cni_config, lease, reads, windows_support
+from ansible_collections.eksops.windows.plugins.module_utils import cni_config, lease, reads, windows_support
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
     EksClusterModule,
     public_cluster_facts,
@@ -325,10 +325,8 @@ def run(module):
         cluster_reads = reads.ClusterReads(clients)
         changed, result = windows_support.converge(
             cluster_reads, module.check_mode, params["state"], params["manage_iam"], params["force"],
-            params["patch_helm_owned"], params["addon_wait_timeout"])
+            params["patch_helm_owned"], params["addon_wait_timeout"], assess=params["assess"])
     result.update(changed=changed, cluster=public_cluster_facts(cluster))
-    if params["assess"]:
-        result["assessment"] = assessment.judge(reads.assessment_facts(cluster_reads))
     if module._diff:
         header = "%s (%s)" % (cluster["name"], cluster["region"])
         result["diff"] = cni_config.diff_of(

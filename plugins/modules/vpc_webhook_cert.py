@@ -27,7 +27,18 @@ description:
     a renewal never silently does nothing; a Kubernetes CSR named C(<service>.kube-system) is
     created, approved, and waited for; the issued certificate is checked (SANs, key match,
     server auth, cluster CA); only then is the Secret written. If anything fails, the Secret
-    stays as it was."
+    stays as it was, and the CSR is deleted (it would hold a certificate whose key is lost)."
+  - "The webhook Service is the one that MutatingWebhookConfiguration C(vpc-admission-webhook-cfg)
+    points at (the one the API server calls), even when both install flavours' Services exist;
+    RV(service_source) says how it was chosen."
+  - "A renewal that stored the Secret and then stopped (killed, a denied Deployment patch, a
+    rollout timeout) is finished by the next run: the certificate is good, but the webhook
+    Deployment is restarted while its C(kubectl.kubernetes.io/restartedAt) annotation is older
+    than the certificate (or, never restarted, while a pod of it started before the
+    certificate), and, when the replaced certificate was unusable, stuck Windows pods created
+    before it are re-created while any exist. For that the module writes two annotations on the
+    Secret with the certificate, C(eksops.windows/issued-at) and
+    C(eksops.windows/previous-certificate-unusable). RV(resumed) says when a run did this."
   - The private key never appears in results, diff or logs.
 author:
   - eksops.windows maintainers (!UNKNOWN)
@@ -48,7 +59,8 @@ options:
   renew_before:
     description:
       - With O(state=present), renew when the certificate expires within this many days.
-      - EKS-signed certificates last one year.
+      - EKS-signed certificates last one year, so 0 to 364 are accepted (0 renews only an
+        expired certificate); anything else is refused before anything is read.
     type: int
     default: 30
   force:
@@ -73,7 +85,7 @@ options:
     description: Override the signer of the CSR.
     type: str
   wait_timeout:
-    description: Seconds to wait for the signer to issue the certificate.
+    description: Seconds to wait for the signer to issue the certificate (1 to 3600).
     type: int
     default: 60
   restart_webhook:
@@ -92,7 +104,7 @@ options:
     type: bool
     default: false
   rollout_timeout:
-    description: Seconds to wait for the rollout with O(wait_rollout).
+    description: Seconds to wait for the rollout with O(wait_rollout) (1 to 3600).
     type: int
     default: 300
   recreate_stuck_pods:
@@ -103,6 +115,14 @@ options:
         re-create. Pods that no controller owns are listed in RV(stuck_bare_pods), never deleted.
     type: bool
     default: false
+  not_installed:
+    description:
+      - With O(state=present), what to do on a cluster without legacy support (no webhook
+        Service): C(fail), or C(skip) (no change, RV(legacy_installed=false)), for runs over
+        mixed fleets.
+    type: str
+    choices: [fail, skip]
+    default: fail
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -198,10 +218,32 @@ previous:
   returned: when a certificate was issued, or would be in check mode
   type: dict
 service_name:
-  description: The webhook Service the certificate is (or would be) issued for.
-  returned: when a Service was found or given
+  description: The webhook Service the certificate is (or would be) issued for (null when none).
+  returned: always
   type: str
   sample: vpc-admission-webhook
+service_source:
+  description: How RV(service_name) was chosen.
+  returned: always
+  type: str
+  sample: MutatingWebhookConfiguration vpc-admission-webhook-cfg
+legacy_installed:
+  description: Whether a webhook Service was found (or given).
+  returned: always
+  type: bool
+  sample: true
+resumed:
+  description:
+    - Whether this run finished (or, in check mode, would finish) an earlier renewal: the
+      certificate was good, but the webhook still had to be restarted or stuck pods re-created.
+  returned: always
+  type: bool
+  sample: false
+restart_reason:
+  description: Why the webhook Deployment was (or would be) restarted, or null.
+  returned: always
+  type: str
+  sample: its pods vpc-admission-webhook-5c7d-x2 started before the certificate in Secret kube-system/vpc-admission-webhook-certs (2026-12-01T15:40:00Z)
 issued:
   description: Whether a new certificate was issued and stored in the Secret (false in check mode).
   returned: always
@@ -260,6 +302,7 @@ def main():
             wait_rollout=dict(type="bool", default=False),
             rollout_timeout=dict(type="int", default=300),
             recreate_stuck_pods=dict(type="bool", default=False),
+            not_installed=dict(type="str", choices=["fail", "skip"], default="fail"),
         ),
         supports_check_mode=True,
     )
@@ -270,7 +313,7 @@ def main():
     options = dict((k, params[k]) for k in (
         "state", "renew_before", "force", "service_name", "csr_api", "signer_name",
         "wait_timeout", "restart_webhook", "wait_rollout", "rollout_timeout",
-        "recreate_stuck_pods"))
+        "recreate_stuck_pods", "not_installed"))
     changed, result = module.run(converge, module, options)
     if module._diff and params["state"] == "present":
         result["diff"] = webhook_cert.diff(result)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from eksopslab import kube
+from eksopslab.interrupt import hold_deletion
 from eksopslab.testing import running_lab, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks",
@@ -27,8 +28,8 @@ def webhook_lab(tmp_path_factory):
         yield handle
 
 
-def run(lab, hosts, *extra, check=False):
-    return lab.run_playbook(PLAYBOOK, "-l", ",".join(hosts), *extra, check=check)
+def run(lab, hosts, *extra, check=False, env=None):
+    return lab.run_playbook(PLAYBOOK, "-l", ",".join(hosts), *extra, check=check, env=env)
 
 
 def secret(lab, name):
@@ -229,3 +230,156 @@ def test_cert_renew_role_restarts_the_webhook_and_recreates_stuck_pods(lab):
     assert rc == 0, raw
     assert all(s["changed"] == 0 for s in parsed["stats"].values())
     assert lab.writes(hosts) == before
+
+
+# --- issue 11 --------------------------------------------------------------------------------
+
+SCRIPT_DEPLOYMENT = "vpc-admission-webhook-deployment"
+EKSCTL_DEPLOYMENT = "vpc-admission-webhook"
+SUMMARY = "Print the cluster's summary"
+
+
+def sans(lab, cluster):
+    return certificate(lab, cluster).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+
+
+def key_matches(lab, cluster):
+    key = serialization.load_pem_private_key(base64.b64decode(secret(lab, cluster)["key.pem"]),
+                                             password=None)
+    return key.public_key().public_numbers() == certificate(lab, cluster).public_key().public_numbers()
+
+
+def csr_names(lab, cluster):
+    return [c["metadata"]["name"] for c in lab.get(cluster, CSRS)["items"]]
+
+
+def test_both_flavours_renew_the_service_the_webhook_configuration_points_at(lab):
+    rc, parsed, raw = run(lab, ["both-flavours"], "-e", "cert_state=present", "-e", "cert_restart=true")
+    assert rc == 0, raw
+    result = task_results(parsed, TASK)["both-flavours"]
+    assert result["service_name"] == "vpc-admission-webhook-svc", result["service_name"]
+    assert result["service_source"] == "MutatingWebhookConfiguration vpc-admission-webhook-cfg"
+    assert result["restarted"] == [f"kube-system/{SCRIPT_DEPLOYMENT}"]
+    assert sans(lab, "both-flavours") == ["vpc-admission-webhook-svc", "vpc-admission-webhook-svc.kube-system",
+                                          "vpc-admission-webhook-svc.kube-system.svc"]
+    assert restarted_at(lab, "both-flavours", SCRIPT_DEPLOYMENT)
+    assert restarted_at(lab, "both-flavours", EKSCTL_DEPLOYMENT) is None  # the other flavour's
+
+
+def test_a_renewal_killed_after_the_secret_is_stored_is_finished_by_the_next_run(lab):
+    cluster, csr_name = "interrupted", "vpc-admission-webhook-svc.kube-system"
+    owned, owned_uid = stick_owned_windows_pod(lab, cluster)
+    options = ("-l", cluster, "-e", "cert_state=present", "-e", "cert_restart=true",
+               "-e", "cert_recreate=true")
+
+    def approved(found):  # let the run's own approval through, then hold the CSR
+        return any(c.get("type") == "Approved" for c in (found.get("status") or {}).get("conditions") or [])
+
+    with hold_deletion(lab, cluster, CSRS, csr_name, when=approved) as held:
+        killed, seen, output = lab.run_playbook_killed_after(
+            cluster, lambda verb, uri, code: verb == "update" and uri.startswith(SECRET) and code == 200,
+            PLAYBOOK, *options)
+        assert killed, output
+        assert held["held"], "the CSR was never held"
+    # nothing is lost: the Secret holds a new certificate with its key; nothing was restarted
+    assert key_matches(lab, cluster)
+    assert certificate(lab, cluster).not_valid_after_utc - datetime.datetime.now(
+        datetime.timezone.utc) > datetime.timedelta(days=364)
+    assert restarted_at(lab, cluster, SCRIPT_DEPLOYMENT) is None
+    assert owned_uid in [p["metadata"]["uid"] for p in windows_app_pods(lab, cluster)]
+    stored = secret(lab, cluster)
+
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, *options, check=True)
+    assert rc == 0, raw
+    planned = task_results(parsed, TASK)[cluster]
+    assert planned["changed"] is True and planned["resumed"] is True
+    assert planned["restarted"] == [f"kube-system/{SCRIPT_DEPLOYMENT}"]
+    assert restarted_at(lab, cluster, SCRIPT_DEPLOYMENT) is None
+
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, *options)
+    assert rc == 0, raw
+    result = task_results(parsed, TASK)[cluster]
+    assert result["changed"] is True and result["resumed"] is True, result
+    assert result["renewal_reason"] is None and result["issued"] is False
+    assert "started before the certificate" in result["restart_reason"]
+    assert result["restarted"] == [f"kube-system/{SCRIPT_DEPLOYMENT}"]
+    assert result["recreated_pods"] == [f"default/{owned}"]
+    assert restarted_at(lab, cluster, SCRIPT_DEPLOYMENT)
+    assert secret(lab, cluster) == stored  # the certificate the killed run stored is kept
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+    while True:  # the ReplicaSet re-creates the deleted pod
+        uids = [p["metadata"]["uid"] for p in windows_app_pods(lab, cluster)]
+        if uids and owned_uid not in uids:
+            break
+        assert datetime.datetime.now() < deadline, uids
+
+    before = lab.writes(cluster)
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, *options)
+    assert rc == 0, raw
+    assert task_results(parsed, TASK)[cluster]["changed"] is False
+    assert lab.writes(cluster) == before
+
+
+def test_a_403_on_the_approval_deletes_the_csr_and_keeps_the_secret(lab):
+    before = secret(lab, "limited")
+    rc, parsed, raw = run(lab, ["limited"], "-e", "cert_state=present", "-e", "cert_force=true",
+                          env=lab.aws_env("no-approver"))
+    assert rc != 0, raw
+    result = task_results(parsed, TASK)["limited"]
+    assert "forbidden (403)" in result["msg"] and "Approving CSR" in result["msg"], result["msg"]
+    assert "CSR vpc-admission-webhook.kube-system was deleted" in result["msg"]
+    assert result["changed"] is False
+    assert secret(lab, "limited") == before  # byte for byte
+    assert "vpc-admission-webhook.kube-system" not in csr_names(lab, "limited")
+
+
+def test_a_denied_deployment_patch_reports_changed_and_the_next_run_restarts(lab):
+    rc, parsed, raw = run(lab, ["limited"], "-e", "cert_state=present", "-e", "cert_restart=true",
+                          env=lab.aws_env("renewer"))
+    assert rc != 0, raw
+    result = task_results(parsed, TASK)["limited"]
+    assert result["changed"] is True and result["issued"] is True, result
+    assert "the certificate was renewed and stored" in result["msg"] and "forbidden (403)" in result["msg"]
+    assert "EKS cluster 'limited'" in result["msg"]
+    assert key_matches(lab, "limited") and restarted_at(lab, "limited", EKSCTL_DEPLOYMENT) is None
+
+    rc, parsed, raw = run(lab, ["limited"], "-e", "cert_state=present", "-e", "cert_restart=true")
+    assert rc == 0, raw
+    result = task_results(parsed, TASK)["limited"]
+    assert result["changed"] is True and result["resumed"] is True, result
+    assert result["restarted"] == [f"kube-system/{EKSCTL_DEPLOYMENT}"]
+    assert restarted_at(lab, "limited", EKSCTL_DEPLOYMENT)
+
+    before = lab.writes("limited")
+    rc, parsed, raw = run(lab, ["limited"], "-e", "cert_state=present", "-e", "cert_restart=true")
+    assert rc == 0, raw
+    assert task_results(parsed, TASK)["limited"]["changed"] is False
+    assert lab.writes("limited") == before
+
+
+def test_renew_cert_over_a_mixed_fleet_skips_clusters_without_legacy_support(lab):
+    hosts = ["none", "healthy"]
+    before = lab.writes(hosts)
+    rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", ",".join(hosts))
+    assert rc == 0, raw
+    lines = task_results(parsed, SUMMARY)
+    assert lines["none"]["msg"].startswith("none: skipped, legacy support is not installed"), lines["none"]
+    assert lines["healthy"]["msg"].startswith("healthy: certificate good for Service vpc-admission-webhook-svc")
+    assert all(s["changed"] == 0 and s["failures"] == 0 for s in parsed["stats"].values())
+    assert lab.writes(hosts) == before
+
+
+@pytest.mark.parametrize("variable,value,message", [
+    ("cert_renew_before_days", "-5", "renew_before is -5; give 0 to 364 days"),
+    ("cert_renew_before_days", "400", "renew_before is 400; give 0 to 364 days"),
+    ("cert_renew_rollout_timeout", "0", "rollout_timeout is 0; give 1 to 3600 seconds"),
+])
+def test_renew_cert_refuses_absurd_values_with_the_accepted_range(lab, variable, value, message):
+    before = lab.writes("expiring")
+    rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", "expiring",
+                                       "-e", f"{variable}={value}")
+    assert rc != 0, raw
+    msg = task_results(parsed, ROLE_TASK)["expiring"]["msg"]
+    assert message in msg and "EKS cluster 'expiring'" in msg, msg
+    assert lab.writes("expiring") == before

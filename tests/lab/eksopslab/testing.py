@@ -11,7 +11,7 @@ import time
 import boto3
 import yaml
 
-from . import aws_audit, kube
+from . import aws_audit, interrupt, kube
 from .lab import Lab, alive as _alive, load_scenario
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -136,6 +136,24 @@ class LabHandle:
 
     def run_playbook(self, playbook, *args, inventory=None, env=None, check=False):
         """Run ansible-playbook with the json callback; returns (returncode, parsed, raw)."""
+        argv, run_env = self._playbook_command(playbook, args, inventory, env, check)
+        done = subprocess.run(argv, env=run_env, capture_output=True, text=True, cwd=ROOT,
+                              check=False)
+        try:
+            parsed = json.loads(done.stdout[done.stdout.index("{"):])
+        except ValueError:
+            parsed = None
+        return done.returncode, parsed, done.stdout + done.stderr
+
+    def run_playbook_killed_after(self, cluster, matches, playbook, *args, inventory=None,
+                                  env=None, check=False, timeout=180):
+        """Run ansible-playbook and SIGKILL its process group as soon as the audit log of
+        `cluster` shows a request with `matches(verb, requestURI, code)` (interrupt.py).
+        Returns (killed, the request seen, output)."""
+        argv, run_env = self._playbook_command(playbook, args, inventory, env, check)
+        return interrupt.run_killed_after(self, cluster, matches, argv, run_env, ROOT, timeout)
+
+    def _playbook_command(self, playbook, args, inventory, env, check):
         run_env = dict(os.environ)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "K8S_AUTH_KUBECONFIG",
                      "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST"):
@@ -150,13 +168,7 @@ class LabHandle:
                 "-i", inventory or self.inventory(), playbook, *args]
         if check:
             argv.append("--check")
-        done = subprocess.run(argv, env=run_env, capture_output=True, text=True, cwd=ROOT,
-                              check=False)
-        try:
-            parsed = json.loads(done.stdout[done.stdout.index("{"):])
-        except ValueError:
-            parsed = None
-        return done.returncode, parsed, done.stdout + done.stderr
+        return argv, run_env
 
 
 def task_results(parsed, task_name):

@@ -466,3 +466,303 @@ def test_after_renewal_failing_in_check_mode_reports_no_write():
                                    {"present": True, "expired": True}, restart_webhook=True,
                                    recreate_stuck_pods=True)
     assert failed.value.details["changed"] is True
+
+
+# --- issue 11: the Service the webhook configuration names ---------------------------------
+
+EKSCTL_SERVICE = "vpc-admission-webhook"
+EKSCTL_DEPLOYMENT = "vpc-admission-webhook"
+
+
+def webhook_config(service):
+    return obj("MutatingWebhookConfiguration", "vpc-admission-webhook-cfg", webhooks=[{
+        "name": "vpc-admission-webhook.amazonaws.com",
+        "clientConfig": {"service": {"name": service, "namespace": KS, "path": "/mutate"}}}])
+
+
+def both_flavours(*extra, configured=SCRIPT_SERVICE):
+    objects = webhook_objects(*extra) + [
+        obj("Service", EKSCTL_SERVICE, KS),
+        obj("Deployment", EKSCTL_DEPLOYMENT, KS, metadata={"generation": 1},
+            spec={"replicas": 1, "template": {"metadata": {}, "spec": {}}})]
+    if configured:
+        objects.append(webhook_config(configured))
+    return objects
+
+
+def test_both_flavours_the_service_the_webhook_configuration_names_is_renewed_and_restarted():
+    # eksctl's Service comes first alphabetically; the configuration points at the script's
+    for check_mode in (True, False):
+        server = SigningApiServer(*both_flavours(secret(5)))
+        clients = clients_for(server)
+        changed, result = converge(clients, check_mode, state="present", restart_webhook=True)
+        assert changed is True
+        assert result["service_name"] == SCRIPT_SERVICE
+        assert result["service_source"] == "MutatingWebhookConfiguration vpc-admission-webhook-cfg"
+        assert result["restarted"] == ["kube-system/" + SCRIPT_DEPLOYMENT]
+        eksctl = server.find("Deployment", EKSCTL_DEPLOYMENT, KS)["spec"]["template"]["metadata"]
+        assert "annotations" not in eksctl
+        if check_mode:
+            assert server.writes == []
+        else:
+            assert certificates.inspect(decoded(server, "cert.pem"))["dns_names"] == \
+                certificates.service_dns_names(SCRIPT_SERVICE, KS)
+    # the second run has nothing left to do
+    server.requests.clear()
+    changed, result = converge(clients_for(server), state="present", restart_webhook=True)
+    assert changed is False and server.writes == [] and result["service_name"] == SCRIPT_SERVICE
+
+
+def test_both_flavours_without_a_webhook_configuration_take_the_first_and_warn():
+    server = SigningApiServer(*both_flavours(secret(200), configured=None))
+    clients = clients_for(server)
+    _changed, result = converge(clients, state="inspect")
+    assert result["service_name"] == EKSCTL_SERVICE
+    assert result["service_source"] == "the first webhook Service that exists"
+    assert "Both install flavours' webhook Services exist" in clients.warnings[0]
+
+
+def test_a_service_name_the_configuration_does_not_name_is_used_with_a_warning():
+    server = SigningApiServer(*both_flavours(secret(200)))
+    clients = clients_for(server)
+    _changed, result = converge(clients, state="inspect", service_name=EKSCTL_SERVICE)
+    assert result["service_name"] == EKSCTL_SERVICE
+    assert result["service_source"] == "the service_name option"
+    assert "sends pods to vpc-admission-webhook-svc" in clients.warnings[0]
+
+
+# --- issue 11: options out of range, clusters without legacy support ------------------------
+
+@pytest.mark.parametrize("option,value,accepted", [
+    ("renew_before", -1, "0 to 364 days"),
+    ("renew_before", 365, "0 to 364 days"),
+    ("wait_timeout", 0, "1 to 3600 seconds"),
+    ("rollout_timeout", 86400, "1 to 3600 seconds"),
+])
+def test_options_out_of_range_are_refused_before_anything_is_read(option, value, accepted):
+    server = SigningApiServer(*webhook_objects(secret(5)))
+    with pytest.raises(InputError) as refused:
+        converge(clients_for(server), state="present", **{option: value})
+    assert "%s is %s; give %s" % (option, value, accepted) in refused.value.msg
+    assert "EKS cluster 'c'" in refused.value.msg
+    assert refused.value.details["changed"] is False
+    assert server.requests == []
+
+
+def test_the_bounds_themselves_are_accepted():
+    for value, renews in ((0, False), (364, True)):  # 200 days left
+        server = SigningApiServer(*webhook_objects(secret(200)))
+        changed, _result = converge(clients_for(server), True, state="present", renew_before=value,
+                                    wait_timeout=3600, rollout_timeout=1)
+        assert changed is renews and server.writes == []
+
+
+def test_without_legacy_support_not_installed_skip_changes_nothing():
+    for check_mode in (True, False):
+        server = SigningApiServer(node("lin-0"))
+        changed, result = converge(clients_for(server), check_mode, state="present",
+                                   not_installed="skip", restart_webhook=True)
+        assert changed is False and result["legacy_installed"] is False
+        assert result["service_name"] is None and server.writes == []
+
+
+# --- issue 11: the CSR is deleted on every failure path; a denied CSR says so ----------------
+
+def test_a_403_on_the_approval_deletes_the_csr_and_leaves_the_secret():
+    server = SigningApiServer(*webhook_objects(secret(5)))
+    server.fail("PUT", "/approval", 403)
+    before = json.dumps(server.find("Secret", SECRET, KS), sort_keys=True)
+    with pytest.raises(Exception) as failed:
+        converge(clients_for(server), state="present", restart_webhook=True)
+    assert "forbidden (403)" in failed.value.msg
+    assert "CSR %s was deleted" % CSR_NAME in failed.value.msg
+    assert "EKS cluster 'c'" in failed.value.msg and failed.value.details["changed"] is False
+    assert server.find("CertificateSigningRequest", CSR_NAME) is None
+    assert json.dumps(server.find("Secret", SECRET, KS), sort_keys=True) == before
+    assert server.writes[-1] == ("DELETE", CSR_V1BETA1 + "/" + CSR_NAME)
+
+
+def test_a_secret_write_that_fails_deletes_the_csr_whose_key_is_lost():
+    server = SigningApiServer(*webhook_objects(secret(5)))
+    server.fail("PUT", "/secrets/" + SECRET, 409)
+    with pytest.raises(Exception) as failed:
+        converge(clients_for(server), state="present")
+    assert "409" in failed.value.msg and "was left as it was" in failed.value.msg
+    assert server.find("CertificateSigningRequest", CSR_NAME) is None
+
+
+DENIED_FIELDS = {"f:status": {"f:conditions": {'k:{"type":"Denied"}': {".": {}, "f:type": {}}}}}
+
+
+def denied(found):
+    found.setdefault("status", {})["conditions"] = [
+        {"type": "Denied", "status": "True", "reason": "PolicyDenied", "message": "names not allowed"}]
+    found["metadata"]["managedFields"] = [
+        {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-01-01T00:00:00Z",
+         "fieldsV1": {"f:metadata": {}}},
+        {"manager": "csr-policy-approver", "operation": "Update", "time": "2026-12-01T10:00:00Z",
+         "fieldsV1": DENIED_FIELDS}]
+
+
+class DenyingApiServer(SigningApiServer):
+    """Something denies our CSR the moment it exists (`when='created'`, so our approval meets
+    a 409), or right after our approval (`when='approved'`)."""
+
+    def __init__(self, *objects, when="created"):
+        super().__init__(*objects, signer="never")
+        self.when = when
+
+    def request(self, method, url, headers, body):
+        answer = super().request(method, url, headers, body)
+        path = url.split("?")[0]
+        if (self.when == "created" and method == "POST" and path.endswith("certificatesigningrequests")) \
+                or (self.when == "approved" and method == "PUT" and path.endswith("/approval")):
+            found = self.find("CertificateSigningRequest", CSR_NAME)
+            if self.when == "approved":
+                found["status"]["conditions"] = []
+            denied(found)
+            self.put(found)
+        return answer
+
+
+@pytest.mark.parametrize("when", ["created", "approved"])
+def test_a_denied_csr_says_denied_and_by_whom_not_a_permission_hint(when):
+    server = DenyingApiServer(*webhook_objects(secret(5)), when=when)
+    before = json.dumps(server.find("Secret", SECRET, KS), sort_keys=True)
+    with pytest.raises(csr.CsrError) as failed:
+        converge(clients_for(server), state="present")
+    msg = failed.value.msg
+    assert "CSR %s was denied by csr-policy-approver (at 2026-12-01T10:00:00Z)" % CSR_NAME in msg, msg
+    assert "reason PolicyDenied: names not allowed" in msg
+    assert "409" not in msg and "needs update on" not in msg
+    assert server.find("CertificateSigningRequest", CSR_NAME) is None
+    assert json.dumps(server.find("Secret", SECRET, KS), sort_keys=True) == before
+
+
+# --- issue 11: a renewal interrupted after the Secret was written is finished -----------------
+
+def ts(delta):
+    return (NOW + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def aged(item, delta):
+    item["metadata"]["creationTimestamp"] = ts(delta)
+    return item
+
+
+def webhook_with_pods(*extra):
+    """The script flavour's webhook with a selector and a pod of yesterday, a stuck owned
+    Windows pod of yesterday, a bare one, and a stuck one created in an hour (after any
+    certificate a test stores)."""
+    labels = {"app": "vpc-admission-webhook"}
+    objects = webhook_objects(*extra)
+    objects[1]["spec"]["selector"] = {"matchLabels": labels}
+    objects += [
+        aged(obj("Pod", "webhook-old", KS, metadata={"labels": labels}, spec={}), -datetime.timedelta(days=1)),
+        aged(stuck("win-app", owned=True, node_name="win-0"), -datetime.timedelta(days=1)),
+        aged(stuck("bare", owned=False, node_name="win-0"), -datetime.timedelta(days=1)),
+        aged(stuck("later", owned=True, node_name="win-0"), datetime.timedelta(hours=1)),
+    ]
+    return objects
+
+
+def interrupted(server, **options):
+    """A first run that stores the Secret and fails at the restart (a 403 on the patch)."""
+    server.fail("PATCH", "/deployments/" + SCRIPT_DEPLOYMENT, 403)
+    with pytest.raises(StepError) as failed:
+        converge(clients_for(server), state="present", restart_webhook=True,
+                 recreate_stuck_pods=True, **options)
+    return failed.value
+
+
+def test_a_run_that_wrote_the_secret_and_failed_at_the_restart_reports_changed():
+    server = SigningApiServer(*webhook_with_pods(secret(-3)))
+    error = interrupted(server)
+    assert error.details["changed"] is True and error.details["issued"] is True
+    assert "EKS cluster 'c': the certificate was renewed and stored" in error.msg
+    assert "forbidden (403)" in error.msg and "Re-run to finish" in error.msg
+    stored = server.find("Secret", SECRET, KS)["metadata"]["annotations"]
+    assert stored[webhook_cert.PREVIOUS_UNUSABLE] == "true"
+    assert abs(webhook_cert.parse_time(stored[webhook_cert.ISSUED_AT]) - NOW) < datetime.timedelta(minutes=5)
+
+
+def test_the_next_run_restarts_the_webhook_and_recreates_the_stuck_pods_then_nothing():
+    server = SigningApiServer(*webhook_with_pods(secret(-3)))
+    interrupted(server)
+    secret_before = json.dumps(server.find("Secret", SECRET, KS), sort_keys=True)
+    options = dict(state="present", restart_webhook=True, recreate_stuck_pods=True)
+    # check mode says what it would finish and writes nothing
+    server.requests.clear()
+    changed, result = converge(clients_for(server), True, **options)
+    assert changed is True and result["resumed"] is True and result["renewal_reason"] is None
+    assert result["restarted"] == ["kube-system/" + SCRIPT_DEPLOYMENT]
+    assert result["recreated_pods"] == ["default/win-app"]
+    assert server.writes == []
+    # the run finishes the renewal
+    changed, result = converge(clients_for(server), **options)
+    assert changed is True and result["resumed"] is True and result["issued"] is False
+    assert "its pods webhook-old started before the certificate" in result["restart_reason"]
+    assert result["restarted"] == ["kube-system/" + SCRIPT_DEPLOYMENT]
+    assert result["recreated_pods"] == ["default/win-app"]  # not "later": created after
+    assert result["stuck_bare_pods"] == ["default/bare"]
+    assert webhook_cert.RESTARTED_AT in server.find("Deployment", SCRIPT_DEPLOYMENT, KS)[
+        "spec"]["template"]["metadata"]["annotations"]
+    assert json.dumps(server.find("Secret", SECRET, KS), sort_keys=True) == secret_before
+    # and the third run has nothing to do (the old webhook pod is still there: the annotation says
+    # it was restarted after the certificate)
+    server.requests.clear()
+    changed, result = converge(clients_for(server), **options)
+    assert changed is False and result["resumed"] is False and server.writes == []
+    assert result["restarted"] == [] and result["recreated_pods"] == []
+
+
+def test_a_rollout_timeout_then_a_rerun_does_not_restart_again():
+    server = SigningApiServer(*webhook_with_pods(secret(5)))
+    server.find("Deployment", SCRIPT_DEPLOYMENT, KS)["status"]["availableReplicas"] = 0
+    with pytest.raises(StepError) as failed:
+        converge(clients_for(server), state="present", restart_webhook=True, wait_rollout=True,
+                 rollout_timeout=10)
+    assert failed.value.details["changed"] is True
+    server.requests.clear()
+    changed, result = converge(clients_for(server), state="present", restart_webhook=True)
+    assert changed is False and server.writes == [] and result["restarted"] == []
+
+
+def test_a_good_certificate_with_a_webhook_started_after_it_is_left_alone():
+    labels = {"app": "vpc-admission-webhook"}
+    objects = webhook_objects(secret(200))
+    objects[1]["spec"]["selector"] = {"matchLabels": labels}
+    objects.append(aged(obj("Pod", "webhook-new", KS, metadata={"labels": labels}, spec={}),
+                        -datetime.timedelta(days=1)))  # the certificate is from 165 days ago
+    server = SigningApiServer(*objects)
+    changed, result = converge(clients_for(server), state="present", restart_webhook=True,
+                               recreate_stuck_pods=True)
+    assert changed is False and result["restart_reason"] is None and server.writes == []
+
+
+@pytest.mark.parametrize("stamp,pending", [
+    (ts(-datetime.timedelta(days=200)), True),        # restarted before the certificate
+    (ts(datetime.timedelta(seconds=1)), False),       # restarted after it
+    ((NOW + datetime.timedelta(hours=1)).astimezone(
+        datetime.timezone(datetime.timedelta(hours=2))).isoformat(), False),  # kubectl's offset form
+])
+def test_restart_pending_compares_the_restart_annotation(stamp, pending):
+    deployment = webhook_objects()[1]
+    deployment["spec"]["template"]["metadata"]["annotations"] = {webhook_cert.RESTARTED_AT: stamp}
+    server = SigningApiServer(deployment)
+    reason = webhook_cert.restart_pending(clients_for(server).kube, SCRIPT_DEPLOYMENT, NOW)
+    assert bool(reason) is pending
+    if pending:
+        assert "is older than the certificate" in reason
+
+
+def test_write_secret_step_marks_the_secret_and_keeps_other_annotations():
+    server = SigningApiServer(secret(5))
+    server.find("Secret", SECRET, KS)["metadata"]["annotations"] = {"team": "net"}
+    clients = clients_for(server)
+    webhook_cert.write_secret_step(clients.kube, False, server.find("Secret", SECRET, KS),
+                                   certificates.private_key_pem(KEY), b"cert", clients.secrets.append,
+                                   previous_unusable=False, now=NOW)
+    marks = server.find("Secret", SECRET, KS)["metadata"]["annotations"]
+    assert marks == {"team": "net", webhook_cert.ISSUED_AT: ts(datetime.timedelta(0)),
+                     webhook_cert.PREVIOUS_UNUSABLE: "false"}

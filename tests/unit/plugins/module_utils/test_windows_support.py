@@ -306,3 +306,30 @@ def test_disable_takes_false_spellings_as_off_and_rewrites_an_unparseable_value(
     policies(clients, attached=False)
     changed, result = converge(clients, state="disabled")
     assert changed is True and result["configmap"]["after"] == "false"
+
+
+def test_an_assessment_failure_after_the_writes_reports_changed_and_the_iam_part():
+    server = FakeApiServer(*cluster_objects())
+    clients = FakeClients(server)
+    policies(clients, attached=False)
+    clients.stub("iam").add_response("attach_role_policy", {}, None)
+    server.fail("GET", "/api/v1/pods", 403, times=5)  # the assessment reads the workloads
+    with pytest.raises(StepError) as failed:
+        converge(clients, assess=True)
+    assert failed.value.details["changed"] is True
+    assert failed.value.details["iam"]["action"] == "attached"
+    assert failed.value.details["configmap"]["action"] == "patched"
+    assert "had already written (policy attached, ConfigMap patched)" in failed.value.msg
+    assert "EKS cluster 'c'" in failed.value.msg
+    assert ("PATCH", "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni") in server.writes
+
+
+def test_an_assessment_failure_with_nothing_written_is_the_failure_itself():
+    server = FakeApiServer(*cluster_objects(cm="true"))
+    clients = FakeClients(server)
+    policies(clients, attached=True)
+    server.fail("GET", "/api/v1/pods", 403, times=5)
+    with pytest.raises(Exception) as failed:
+        converge(clients, assess=True)
+    assert not isinstance(failed.value, StepError) and "forbidden (403)" in failed.value.msg
+    assert server.writes == []
