@@ -118,7 +118,7 @@ options:
   not_installed:
     description:
       - With O(state=present), what to do on a cluster without legacy support (no webhook
-        Service): C(fail), or C(skip) (no change, RV(legacy_installed=false)), for runs over
+        Service), V(fail) or V(skip) (no change, RV(legacy_installed=false)), for runs over
         mixed fleets.
     type: str
     choices: [fail, skip]
@@ -234,7 +234,7 @@ legacy_installed:
   sample: true
 resumed:
   description:
-    - Whether this run finished (or, in check mode, would finish) an earlier renewal: the
+    - Whether this run finished (or, in check mode, would finish) an earlier renewal. The
       certificate was good, but the webhook still had to be restarted or stuck pods re-created.
   returned: always
   type: bool

@@ -19,7 +19,7 @@ import yaml
 
 from eksopslab import kube
 from eksopslab.aws import ACCOUNT
-from eksopslab.fixtures import object_path
+from eksopslab.fixtures import expand_lists, object_path
 from eksopslab.lab import load_scenario
 from eksopslab.testing import ROOT, SCENARIOS, running_lab, task_results
 
@@ -44,7 +44,7 @@ def group(procedure):
 
 def rbac(procedure):
     with open(os.path.join(PERMISSIONS, "rbac", procedure + ".yml"), encoding="utf-8") as handle:
-        return [doc for doc in yaml.safe_load_all(handle) if doc]
+        return expand_lists(yaml.safe_load_all(handle))
 
 
 def policy(procedures, without=None):
@@ -149,7 +149,7 @@ def without_rule(lab, cluster, procedure, kind, rule, probe):
     fields of `rule` (e.g. {"verbs": ["escalate"]}), applied
     through the API on `cluster` until the block ends (then the shipped one again). `probe`
     (resource attributes the removed rule allowed) tells when the API server enforces it."""
-    shipped = next(d for d in rbac(procedure) if d["kind"] == kind)
+    shipped, = [d for d in rbac(procedure) if d["kind"] == kind]
     index, = [i for i, r in enumerate(shipped["rules"]) if all(r.get(k) == v for k, v in rule.items())]
     reduced = copy.deepcopy(shipped)
     del reduced["rules"][index]

@@ -333,7 +333,7 @@ def test_other_aws_errors_fail_even_when_not_strict_about_permissions():
 
 # --- retries and failed regions (strict_regions) ------------------------------------------------
 def throttle(stubber, method, times, code="ThrottlingException", status=400, **params):
-    for _ in range(times):
+    for _attempt in range(times):
         stubber.add_client_error(method, code, "Rate exceeded", status, expected_params=params or None)
 
 

@@ -29,7 +29,9 @@ RESOURCES = {"MutatingWebhookConfiguration": ("admissionregistration.k8s.io", "m
 
 def documents(procedure_name):
     with open(os.path.join(PERMISSIONS, "rbac", procedure_name + ".yml"), encoding="utf-8") as handle:
-        return [d for d in yaml.safe_load_all(handle) if d]
+        docs = [d for d in yaml.safe_load_all(handle) if d]
+    assert [d['kind'] for d in docs] == ['List'], 'one List document per file (ansible-test yamllint)'
+    return [item for item in docs[0]['items'] if item]
 
 
 def rules(procedure_name):

@@ -285,7 +285,19 @@ def manifest_objects(patterns):
             raise ValueError(f"no manifest matches {pattern}")
         for path in paths:
             with open(path, encoding="utf-8") as handle:
-                objects += [doc for doc in yaml.safe_load_all(handle) if doc]
+                objects += expand_lists(yaml.safe_load_all(handle))
+    return objects
+
+
+def expand_lists(documents):
+    """The objects of YAML documents, each `kind: List` replaced by its items (the shipped RBAC
+    files are one List each, as kubectl applies them)."""
+    objects = []
+    for doc in documents:
+        if doc and doc.get("kind") == "List":
+            objects += [item for item in doc.get("items") or [] if item]
+        elif doc:
+            objects.append(doc)
     return objects
 
 

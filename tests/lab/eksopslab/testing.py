@@ -122,7 +122,7 @@ class LabHandle:
         on); the lab's stop leaves it alone."""
         pid = self.apiserver_pid(cluster)
         os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
+        for _attempt in range(100):
             if not _alive(pid):
                 return
             time.sleep(0.05)

@@ -59,7 +59,7 @@ def test_injects_the_next_n_calls_of_an_action_in_a_region(proxy):
     eks = client(proxy, "eks")
     proxy.fail("ListClusters", "throttle", times=2, region="us-west-2")
     proxy.fail("ListClusters", "server", times=1)
-    for _ in range(2):
+    for _attempt in range(2):
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
             eks.list_clusters()
         assert code_of(excinfo) == ("ThrottlingException", 400)
@@ -104,7 +104,7 @@ def test_the_http_control_api(proxy):
 
     control("POST", "/rules", {"action": "ListClusters", "kind": "server"})
     eks = client(proxy, "eks")
-    for _ in range(3):  # no count: every call
+    for _attempt in range(3):  # no count: every call
         with pytest.raises(botocore.exceptions.ClientError):
             eks.list_clusters()
     control("DELETE", "/rules")

@@ -196,7 +196,7 @@ def test_the_lookup_retries_eks_throttling_and_server_errors(stubbed, codes):
 
 def test_the_lookup_names_cluster_region_and_action_when_the_retries_run_out(stubbed):
     stubber, slept = stubbed
-    for _ in range(8):  # RETRY (retries=8): 8 attempts in all, 7 sleeps between them
+    for _attempt in range(8):  # RETRY (retries=8): 8 attempts in all, 7 sleeps between them
         stubber.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded", 400)
     with pytest.raises(AnsibleLookupError) as error:
         lookup().run(["prod"])

@@ -32,7 +32,7 @@ def stubbed_eks(monkeypatch):
                                           ("ServiceUnavailableException", 503)])
 def test_eks_throttling_and_server_errors_are_retried(eks, method, params, answer, code, status):
     client, stubber, slept = eks
-    for _ in range(2):
+    for _attempt in range(2):
         stubber.add_client_error(method, code, "again", status, expected_params=params)
     stubber.add_response(method, answer, params)
     assert getattr(client, method)(aws_retry=True, **params) == answer
