@@ -144,6 +144,8 @@ class Lease(object):
         try:
             self.record = self.kube.get("Lease", NAME, NAMESPACE, what="Reading " + WHERE)
         except KubeError as e:
+            if e.status not in (401, 403):
+                raise KubeError("%s Nothing was written." % e.msg, status=e.status)
             raise KubeError("%s Nothing was written. Every procedure that writes reads %s first: the "
                             "role needs get, create and update on leases in kube-system." % (e.msg, WHERE),
                             status=e.status)

@@ -297,6 +297,22 @@ def test_a_renewal_killed_after_the_secret_is_stored_is_finished_by_the_next_run
     assert planned["restarted"] == [f"kube-system/{SCRIPT_DEPLOYMENT}"]
     assert restarted_at(lab, cluster, SCRIPT_DEPLOYMENT) is None
 
+    # the killed run still holds the procedure lock (it never released it): a re-run within the
+    # Lease's 120 s is refused, naming that run and what to do, and writes nothing
+    writes = lab.writes(cluster)
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, *options)
+    assert rc != 0, raw
+    refused = task_results(parsed, TASK)[cluster]["msg"]
+    assert "another run holds Lease kube-system/eksops-windows" in refused, refused
+    assert "delete" in refused, refused
+    assert [w for w in lab.writes(cluster)[len(writes):] if "/leases" not in w[1]] == []
+    # the operator knows that run is dead and deletes its Lease, as the message says
+    api = lab.admin_api(cluster)
+    try:
+        kube.request(api, "DELETE",
+                     "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/eksops-windows")
+    finally:
+        api.close()
     rc, parsed, raw = lab.run_playbook(PLAYBOOK, *options)
     assert rc == 0, raw
     result = task_results(parsed, TASK)[cluster]
