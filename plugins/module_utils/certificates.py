@@ -155,10 +155,11 @@ def same_authority(bundle_pem, ca_pem):
 
 def describe(cert):
     """'subject CN=kube-apiserver, issued by CN=kubernetes, SHA-256 ab:cd:...' (the first 8
-    bytes of the fingerprint) of a certificate or DER bytes, for messages."""
+    bytes of the fingerprint) of a certificate, DER bytes or a PEM bundle (its first), for messages."""
     try:
         if isinstance(cert, bytes):
-            cert = x509.load_der_x509_certificate(cert)
+            cert = (x509.load_pem_x509_certificates(cert)[0] if cert.lstrip().startswith(b"-----")
+                    else x509.load_der_x509_certificate(cert))
         digest = cert.fingerprint(hashes.SHA256())[:8]
     except (ValueError, TypeError):
         return "an unreadable certificate"

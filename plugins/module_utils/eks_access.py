@@ -382,7 +382,7 @@ def prove_cluster(kube, cluster, endpoint, source, mode, warn):
         seen.append("reading its ConfigMap kube-system/kube-root-ca.crt was refused (%s)" % denied)
     elif bundle:
         seen.append("its kube-root-ca.crt holds another CA (%s)"
-                    % certificates.describe(_first_certificate(bundle)))
+                    % certificates.describe(bundle.encode("utf-8")))
     else:
         seen.append("it has no kube-root-ca.crt ConfigMap in kube-system to compare")
     raise eksops_errors.ClusterIdentityError(
@@ -395,17 +395,6 @@ def prove_cluster(kube, cluster, endpoint, source, mode, warn):
            "; ".join(seen), IDENTITY_SKIP_HINT),
         cluster_identity="refused")
 
-
-def _first_certificate(bundle):
-    start = bundle.find("-----BEGIN CERTIFICATE-----")
-    end = bundle.find("-----END CERTIFICATE-----", start)
-    if start < 0 or end < 0:
-        return b""
-    block = bundle[start:end].split("-----", 2)[-1]
-    try:
-        return base64.b64decode("".join(block.split()))
-    except (TypeError, ValueError):
-        return b""
 
 
 class Clients(object):

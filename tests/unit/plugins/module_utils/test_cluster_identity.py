@@ -106,7 +106,7 @@ def test_another_cluster_is_refused_before_any_other_request_and_says_what_to_do
     assert "is not EKS cluster 'a' (arn:aws:eks:us-west-2:1:cluster/a, endpoint https://a.example)" in msg
     assert "chosen by the kubeconfig /k" in msg
     assert "issued by CN=cluster-b-ca" in msg
-    assert "kube-root-ca.crt holds another CA" in msg
+    assert "kube-root-ca.crt holds another CA (subject CN=cluster-b-ca" in msg
     assert "K8S_AUTH_KUBECONFIG" in msg and "cluster_identity=skip" in msg
     # only the proof's own read went out, and every later request is refused again
     assert [url for _m, url in transport.sent] == [
