@@ -396,7 +396,6 @@ def prove_cluster(kube, cluster, endpoint, source, mode, warn):
         cluster_identity="refused")
 
 
-
 class Clients(object):
     """What a procedure step works with: the cluster's facts (DescribeCluster), its Kubernetes
     API (``kube``, a Kube), AWS clients by service name (``aws('iam')``, with retries),
