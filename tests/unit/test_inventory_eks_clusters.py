@@ -50,7 +50,7 @@ def test_record_keeps_the_facts_and_never_the_ca():
         "status": "ACTIVE", "endpoint": "https://prod.example",
         "role_arn": "arn:aws-cn:iam::123456789012:role/prod-role", "ip_family": "ipv4",
         "tags": {"env": "prod"}, "account_id": "123456789012", "profile": "china",
-        "auto_mode": False, "hybrid_nodes": False,
+        "auto_mode": False, "hybrid_nodes": False, "authentication_mode": "CONFIG_MAP",
     }
     assert CA not in repr(rec)
 
