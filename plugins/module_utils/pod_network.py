@@ -220,8 +220,8 @@ def _cause(pod, node_name, nodes, windows_nodes, used, cluster_wide, events, sub
     if node is not None and _full(node, used):
         return "node_ipv4_slots_full", "node %s: %d of %d addresses in use" % (
             node_name, used.get(node_name, 0), node_ipv4_capacity(node))
-    if node is None and (insufficient or (windows_nodes and all(_full(n, used) for n in windows_nodes
-                                                                  if node_ipv4_capacity(n) is not None))):
+    with_capacity = [n for n in windows_nodes if node_ipv4_capacity(n) is not None]
+    if node is None and (insufficient or (with_capacity and all(_full(n, used) for n in with_capacity))):
         words = "; ".join("%s %d/%s" % (n["metadata"]["name"], used.get(n["metadata"]["name"], 0),
                                         node_ipv4_capacity(n)) for n in windows_nodes)
         return "node_ipv4_slots_full", "no Windows node has a free address (%s)%s" % (
