@@ -268,7 +268,10 @@ class Lab:
             not_ready.pop("daemon", None)
             return not not_ready
 
-        self._wait("the API servers and the lab daemon", all_ready, processes, details=not_ready)
+        # the daemon creates every cluster's AWS objects one after another (about 15 requests
+        # and 1-2 s each, more on a loaded machine): the wait grows with the clusters
+        self._wait("the API servers and the lab daemon", all_ready, processes, details=not_ready,
+                   timeout=max(90, 30 + 10 * len(config["clusters"])))
 
         with open(self.path("aws.json"), encoding="utf-8") as handle:
             aws_state = json.load(handle)
