@@ -390,6 +390,43 @@ def apply_events(api, events):
         create(api, event)
 
 
+WINDOWS_NODE_GROUPS = ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"]
+LINUX_NODE_GROUPS = ["system:bootstrappers", "system:nodes"]
+
+
+def node_role_mappings(cluster):
+    """The aws-auth mappings of the node roles a scenario's nodes use, as EKS writes them for
+    managed node groups and as the guide has them for self-managed nodes (the Windows group
+    where Windows nodes use the role), for scenarios that do not set up node identity themselves:
+    a cluster with `node_roles` or `aws_auth_raw` (doctor.yml) or `map_node_roles: false` gets
+    only what it lists."""
+    if cluster.get("node_roles") or cluster.get("aws_auth_raw") or cluster.get("map_node_roles") is False:
+        return []
+    from .aws import ACCOUNT, partition_of  # pylint: disable=import-outside-toplevel
+
+    default = "%s-node-role" % cluster["name"]
+    groups = dict((g["name"], g) for g in cluster.get("nodegroups", []))
+    windows = {}
+    for group in groups.values():
+        role = group.get("node_role") or default
+        windows[role] = windows.get(role, False) or group.get("ami_type", "").startswith("WINDOWS_")
+    for spec in cluster.get("nodes", []):
+        if spec.get("compute_type") in ("fargate", "hybrid", "auto"):
+            continue
+        group = groups.get(spec.get("nodegroup"))
+        role = spec.get("node_role") or ((group or {}).get("node_role") if group else None) or default
+        windows[role] = windows.get(role, False) or spec.get("os") == "windows"
+    listed = set(m.get("rolearn") for m in cluster.get("map_roles", []))
+    partition = partition_of(cluster.get("region", "us-west-2"))
+    mappings = []
+    for role, is_windows in sorted(windows.items()):
+        arn = "arn:%s:iam::%s:role/%s" % (partition, ACCOUNT, role)
+        if arn not in listed:
+            mappings.append({"rolearn": arn, "username": "system:node:{{EC2PrivateDNSName}}",
+                             "groups": WINDOWS_NODE_GROUPS if is_windows else LINUX_NODE_GROUPS})
+    return mappings
+
+
 def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix, instances=None):
     """Every object the scenario declares for one cluster, in creation order; `instances` are
     the EC2 instances behind its nodes ({node name: {"provider_id": ...}})."""
