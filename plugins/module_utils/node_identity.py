@@ -96,7 +96,8 @@ def _node_role_of_instance(reads, instance, node_name, unresolved):
         return None
     roles = reads.instance_profile_roles(profile)
     if not roles:
-        unresolved.append({"node": node_name, "reason": "instance profile %s %s" % (
+        # a refused read is already in the assessment's `incomplete` (refused: not a finding)
+        unresolved.append({"node": node_name, "refused": roles is None, "reason": "instance profile %s %s" % (
             profile, "holds no role" if roles == [] else "could not be read (iam:GetInstanceProfile)")})
         return None
     return roles[0]
@@ -107,7 +108,7 @@ def _instance_roles(reads, nodes, unresolved):
     ids = dict((n["metadata"]["name"], provider_instance_id(n)) for n in nodes)
     for name, instance_id in sorted(ids.items()):
         if not instance_id:
-            unresolved.append({"node": name, "reason": "no EC2 instance in spec.providerID"})
+            unresolved.append({"node": name, "refused": False, "reason": "no EC2 instance in spec.providerID"})
     instances = reads.instances([i for i in ids.values() if i])
     roles = {}
     for name, instance_id in sorted(ids.items()):
@@ -115,9 +116,9 @@ def _instance_roles(reads, nodes, unresolved):
             continue
         instance = instances.get(instance_id)
         if instance is None:
-            unresolved.append({"node": name, "reason": "EC2 does not describe instance %s%s" % (
-                instance_id, " (ec2:DescribeInstances was refused)"
-                if reads.refused("ec2:DescribeInstances") else "")})
+            refused = reads.refused("ec2:DescribeInstances")
+            unresolved.append({"node": name, "refused": refused, "reason": "EC2 does not describe instance %s%s" % (
+                instance_id, " (ec2:DescribeInstances was refused)" if refused else "")})
             continue
         role = _node_role_of_instance(reads, instance, name, unresolved)
         if role:
@@ -333,12 +334,13 @@ def findings(identity, finding):
              " Module eks_windows_doctor with state=fixed does it for the roles you allow"
              " (identity_fix_allowed)." if any(r["fix"]["kind"] for r in records) else ""),
             ["Role/%s" % r["role_name"] for r in records]))
-    if identity["unresolved"]:
+    unresolved = [u for u in identity["unresolved"] if not u.get("refused")]
+    if unresolved:
         found.append(finding(
             "windows_node_identity_unresolved",
-            "; ".join("%s: %s" % (u["node"], u["reason"]) for u in identity["unresolved"]),
-            "Grant ec2:DescribeInstances and iam:GetInstanceProfile, or check the nodes' instances.",
-            ["Node/%s" % u["node"] for u in identity["unresolved"]]))
+            "; ".join("%s: %s" % (u["node"], u["reason"]) for u in unresolved),
+            "Check the nodes' EC2 instances and their instance profiles.",
+            ["Node/%s" % u["node"] for u in unresolved]))
     return found
 
 

@@ -277,4 +277,19 @@ def test_a_node_without_an_instance_is_unresolved():
     stub_no_nodegroups(clients)
     identity = ClusterReads(clients).node_identity()
     assert identity["roles"] == []
-    assert identity["unresolved"] == [{"node": "win-x", "reason": "no EC2 instance in spec.providerID"}]
+    assert identity["unresolved"] == [{"node": "win-x", "refused": False, "reason": "no EC2 instance in spec.providerID"}]
+    from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding
+    assert [f["id"] for f in node_identity.findings(identity, finding)] == ["windows_node_identity_unresolved"]
+
+
+def test_a_refused_read_is_left_to_assessment_incomplete():
+    server = FakeApiServer(windows_node())
+    clients = FakeClients(server)
+    stub_no_nodegroups(clients)
+    clients.stub("ec2").add_client_error("describe_instances", "UnauthorizedOperation", http_status_code=403)
+    reads = ClusterReads(clients)
+    identity = reads.node_identity()
+    assert identity["unresolved"][0]["refused"] is True
+    assert "ec2:DescribeInstances failed (UnauthorizedOperation)" in reads.incomplete
+    from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding
+    assert node_identity.findings(identity, finding) == []
