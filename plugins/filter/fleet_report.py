@@ -118,12 +118,11 @@ def doctor_checked(record, check):
 
 def ami_expired(doctor):
     """Whether a doctor summary has an AMI made private (days left below 0) or one that can no
-    longer be described."""
+    longer be described (the doctor's ami_expired counts both)."""
     if doctor is None:
         return False
     days = doctor.get("ami_min_days_left")
-    return bool((days is not None and days < 0) or doctor.get("ami_expired")
-                or doctor.get("ami_not_visible"))
+    return bool((days is not None and days < 0) or doctor.get("ami_expired"))
 
 
 def identity_words(doctor):

@@ -338,12 +338,14 @@ findings:
   type: list
   elements: dict
 summary:
-  description: Counts over the checks run.
+  description: Counts over the checks run, after the fix (C(identity_gaps) counts the gaps left,
+    and the Windows nodes whose role is unknown); a count is null when its check did not run.
   returned: always
   type: dict
   sample: {checks: [identity, pods, ami], identity_gaps: 1, identity_fixable: 1,
-           pods_without_ip: 2, pod_causes: {windows_ipam_off: 2}, ami_min_days_left: 12,
-           ami_expired: 0, ami_expiring: 1, ami_outdated: 1}
+           authentication_mode: API_AND_CONFIG_MAP, pods_without_ip: 2,
+           pod_causes: {windows_ipam_off: 2}, ami_min_days_left: 12, ami_expired: 0,
+           ami_expiring: 1, ami_outdated: 1}
 incomplete:
   description: The reads that failed (an AWS read refused, for example), so some answers may be
     missing; also given as a warning.
@@ -385,13 +387,14 @@ def outcome(name, result):
     summary = result["summary"]
     parts = []
     if result["identity"] is not None:
-        gaps = summary.get("identity_gaps") or 0
+        # the roles with a gap before the fix (a fixed role keeps its problems, action fixed)
+        actions = {}
+        for role in result["identity"].get("roles") or []:
+            if role.get("problems"):
+                action = (role.get("fix") or {}).get("action") or "none"
+                actions[action] = actions.get(action, 0) + 1
+        gaps = sum(actions.values())
         if gaps:
-            actions = {}
-            for role in result["identity"].get("roles") or []:
-                if role.get("problems"):
-                    action = (role.get("fix") or {}).get("action") or "none"
-                    actions[action] = actions.get(action, 0) + 1
             words = ["%d %s" % (actions[a], a.replace("_", " ")) for a in
                      ("fixed", "would_fix", "not_allowed", "manual") if actions.get(a)]
             parts.append("%s with an identity gap%s" % (
@@ -475,10 +478,12 @@ def run(module, state, checks, rules):
         if result.get("identity") is not None:
             # state=audited: fix_identity in check mode only tells what a fix would do (action
             # would_fix or not_allowed, as the allow list says); it writes nothing
-            changed, result["identity"], diffs = doctor.fix_identity(
+            changed, identity, diffs = doctor.fix_identity(
                 clients, module.check_mode or state != "fixed", result["identity"], rules)
             if state != "fixed":
                 changed, diffs = False, []
+            # findings and summary again, of the roles as the fix left them
+            result = doctor.summarize(dict(result, identity=identity), cluster_reads.incomplete)
     result = dict(
         changed=bool(changed),
         cluster=public_cluster_facts(cluster),
