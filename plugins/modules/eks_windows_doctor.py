@@ -450,8 +450,8 @@ def main():
                              % (low, high, params["ami_warning_days"]))
     try:
         rules = doctor.parse_role_allow_list(clean_list(params["identity_fix_allowed"]))
-    except EksOpsError as e:
-        module.fail_json(msg="identity_fix_allowed: %s Nothing was changed." % e)
+    except EksOpsError as e:  # its message names the option, the pattern and what to list
+        module.fail_json(msg=str(e))
     if state == "fixed" and "identity" not in checks:
         module.fail_json(msg="state=fixed fixes the node identity, and checks leaves out identity. "
                              "Add identity to checks (or run with state=audited). Nothing was changed.")
