@@ -19,8 +19,10 @@ description:
     the collection's roles read the host variables C(eks_cluster_name) and C(aws_region).
   - "Host variables: C(eks_cluster_name), C(aws_region), C(aws_account_id), C(eks_arn),
     C(eks_version) (Kubernetes), C(eks_platform_version), C(eks_endpoint), C(eks_role_arn),
-    C(eks_status), C(eks_tags), C(eks_ip_family), and C(aws_profile) when a profile listed the
-    cluster. The cluster CA and the credentials are never host variables, and never cached."
+    C(eks_status), C(eks_tags), C(eks_ip_family), C(eks_authentication_mode) (C(CONFIG_MAP),
+    C(API_AND_CONFIG_MAP) or C(API)), C(eks_control_plane_support) (whether the version table
+    of control-plane Windows support admits the Kubernetes and platform versions, null when they
+    cannot be read), and C(aws_profile) when a profile listed the cluster. The cluster CA and the credentials are never host variables, and never cached."
   - "The inventory file is YAML, its name ends with C(eks_clusters.yml) or C(eks_clusters.yaml),
     and it says C(plugin: eksops.windows.eks_clusters)."
 author:
@@ -176,7 +178,8 @@ keyed_groups:
   - key: eks_version
     prefix: k8s
 groups:
-  below_control_plane_table: eks_version is version('1.22', '<')
+  # the version table needs the platform version too (1.21 eks.3 qualifies, 1.21 eks.2 does not)
+  below_control_plane_table: not eks_control_plane_support
 compose:
   eksops_env: eks_tags.env | default('none')
 

@@ -532,6 +532,12 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
                 "Renew it (role cert_renew).",
                 ["Secret/kube-system/%s" % procedure.LEGACY_SHARED["secret"]]))
 
+    # --- section 10: the identity of the Windows nodes (node_identity.py) ---
+    if facts.get("node_identity"):
+        from ansible_collections.eksops.windows.plugins.module_utils import node_identity  # pylint: disable=import-outside-toplevel
+
+        findings.extend(node_identity.findings(facts["node_identity"], finding))
+
     if incomplete:
         findings.append(finding(
             "assessment_incomplete",
@@ -556,6 +562,7 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
         "mode_reason": mode_reason,
         "state": {
             "windows_support": support_state,
+            "authentication_mode": cluster.get("authentication_mode"),
             "policy_attached": policy_attached,
             "policy_needed": policy_needed,
             "enable_windows_ipam": ipam,

@@ -155,6 +155,10 @@ def cluster_facts(cluster, region):
         # compute Windows cannot run on (gates.py): EKS Auto Mode and Hybrid Nodes
         "auto_mode": bool((cluster.get("computeConfig") or {}).get("enabled")),
         "hybrid_nodes": bool((cluster.get("remoteNetworkConfig") or {}).get("remoteNodeNetworks")),
+        # how IAM principals reach Kubernetes (node identity: node_identity.py); EKS clusters
+        # made before access entries existed answer no accessConfig and read aws-auth only
+        "authentication_mode": (cluster.get("accessConfig") or {}).get("authenticationMode")
+        or "CONFIG_MAP",
     }
 
 

@@ -319,6 +319,57 @@ WINDOWS_AMI_TYPE_PREFIX = "WINDOWS_"
 WINDOWS_AMI_TYPES = ("WINDOWS_CORE_2019_x86_64", "WINDOWS_FULL_2019_x86_64",
                      "WINDOWS_CORE_2022_x86_64", "WINDOWS_FULL_2022_x86_64",
                      "WINDOWS_CORE_2025_x86_64", "WINDOWS_FULL_2025_x86_64")
+# --- the Windows node doctor (issue 12; reference section 10) -------------------------------
+# Node identity. A Windows node's IAM role must reach Kubernetes as a node of group
+# eks:kube-proxy-windows (without it, kube-proxy on Windows cannot read Services and DNS fails):
+# in aws-auth mapRoles with these groups and username, or as an access entry of type EC2_WINDOWS.
+AWS_AUTH_NAMESPACE = "kube-system"
+AWS_AUTH_CONFIGMAP = "aws-auth"
+WINDOWS_NODE_GROUPS = ("system:bootstrappers", "system:nodes", "eks:kube-proxy-windows")
+NODE_USERNAME = "system:node:{{EC2PrivateDNSName}}"
+AUTH_MODE_CONFIG_MAP = "CONFIG_MAP"
+AUTH_MODE_API_AND_CONFIG_MAP = "API_AND_CONFIG_MAP"
+AUTH_MODE_API = "API"
+AUTH_MODES = (AUTH_MODE_CONFIG_MAP, AUTH_MODE_API_AND_CONFIG_MAP, AUTH_MODE_API)
+# which mechanisms a mode reads: in API_AND_CONFIG_MAP an access entry of the principal wins
+# over its aws-auth mapping
+AUTH_MODE_READS = {AUTH_MODE_CONFIG_MAP: ("aws_auth",),
+                   AUTH_MODE_API_AND_CONFIG_MAP: ("access_entry", "aws_auth"),
+                   AUTH_MODE_API: ("access_entry",)}
+ACCESS_ENTRY_WINDOWS = "EC2_WINDOWS"
+ACCESS_ENTRY_LINUX = "EC2_LINUX"
+KARPENTER_NODEPOOL_LABEL = "karpenter.sh/nodepool"
+NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
+# Windows pods without an IP address. The resource the control-plane webhook adds to a pod
+# that selects Windows by nodeSelector, that the controller advertises on each Windows node it
+# manages, and the annotation it writes on a pod once it has assigned an address.
+IPV4_RESOURCE = "vpc.amazonaws.com/PrivateIPv4Address"
+IPV4_ANNOTATION = "vpc.amazonaws.com/PrivateIPv4Address"
+CONTROLLER_EVENT_SOURCES = ("vpc-resource-controller", "eks-vpc-resource-controller")
+# the causes, in the order they are checked (the controller's own troubleshooting order: the
+# ConfigMap, the node's capacity, the pod's resource limit, the pod's address annotation, the
+# Windows host; the cluster-level causes first, since each of them alone explains every pod)
+POD_CAUSES = ("windows_ipam_off", "legacy_controller_present", "cluster_role_lacks_policy",
+              "node_without_ipv4_capacity", "pod_lacks_ipv4_request", "node_ipv4_slots_full",
+              "subnet_out_of_addresses", "controller_event", "ip_assigned_host_problem", "unknown")
+# Windows AMIs: the public SSM parameter of the latest EKS optimized Windows AMI per release,
+# installation option and Kubernetes version; Amazon makes older Windows AMIs private about four
+# months after their release, and instances of them can no longer be launched.
+WINDOWS_AMI_PARAMETER = ("/aws/service/ami-windows-latest/Windows_Server-{release}-English-"
+                         "{option}-EKS_Optimized-{version}/image_id")
+WINDOWS_AMI_NAME = r"^Windows_Server-(\d{4})-English-(Core|Full)-EKS_Optimized-(\d+\.\d+)-(\d{4})[.-](\d{2})[.-](\d{2})"
+WINDOWS_AMI_RETENTION_MONTHS = 4
+WINDOWS_AMI_OWNER = "801119661308"
+AMI_TYPE_IMAGE = {  # managed node group AMI type -> (Windows Server release, installation option)
+    "WINDOWS_CORE_2019_x86_64": ("2019", "Core"), "WINDOWS_FULL_2019_x86_64": ("2019", "Full"),
+    "WINDOWS_CORE_2022_x86_64": ("2022", "Core"), "WINDOWS_FULL_2022_x86_64": ("2022", "Full"),
+    "WINDOWS_CORE_2025_x86_64": ("2025", "Core"), "WINDOWS_FULL_2025_x86_64": ("2025", "Full"),
+}
+# Windows Server releases past Microsoft's mainstream support (an info, not a blocker)
+WINDOWS_SERVER_MAINSTREAM_END = {"2019": "2024-01-09"}
+AMI_WARNING_DAYS = 30
+AMI_WARNING_RANGE = (1, 365)
+
 # Compute Windows cannot run on: EKS Auto Mode (DescribeCluster computeConfig.enabled, nodes
 # labelled compute-type auto) and Hybrid Nodes (remoteNetworkConfig, compute-type hybrid).
 AUTO_MODE_COMPUTE_TYPE = "auto"
@@ -471,6 +522,15 @@ CONTROLLER_NITRO = ("aws/amazon-vpc-resource-controller-k8s pkg/utils/helper.go 
 CONTROLLER_CONDITIONS = "aws/amazon-vpc-resource-controller-k8s pkg/condition/conditions.go"
 BOTOCORE_EKS = ("botocore EKS model: Cluster.computeConfig (enabled, nodePools, nodeRoleArn), "
                 "Cluster.remoteNetworkConfig, Nodegroup.amiType")
+ACCESS_ENTRIES = ("EKS user guide today: access entries (creating-access-entries: types "
+                  "EC2_LINUX, EC2_WINDOWS, STANDARD, ...; CreateAccessEntry in botocore's EKS model)")
+CONTROLLER_TROUBLESHOOTING = ("aws/amazon-vpc-resource-controller-k8s docs/troubleshooting.md "
+                              "(Windows: IPAM in the ConfigMap, the node's resource capacity, the "
+                              "pod's resource limit, the pod's IPv4 annotation, the Windows host)")
+GUIDE_WINDOWS_AMI = ("EKS user guide today: retrieve-windows-ami-id (SSM parameters "
+                     "/aws/service/ami-windows-latest/...) and eks-ami-versions-windows")
+AMI_RETENTION = ("reference section 10 (Windows AMIs made private about 4 months after release); "
+                 "eksctl-io/eksctl issue 6319 (\"Not authorized for images\" on scale-out)")
 COLLECTION = "eksops.windows itself (no rule of EKS: what the assessment could not judge)"
 
 EDITION_SEED = "2021"
@@ -638,6 +698,44 @@ RULES = {
         SEED + " section 7"),
     "assessment_incomplete": _rule(
         "Parts of the assessment could not be read", ("warning",), EDITION_COLLECTION, COLLECTION),
+    # --- section 10: the Windows node doctor (node identity, pods without IP, AMIs) ---
+    "windows_node_role_unmapped": _rule(
+        "A Windows node role is neither mapped in aws-auth nor given an access entry",
+        ("error",), EDITION_TODAY, GUIDE + " (Windows nodes: aws-auth groups " +
+        ", ".join(WINDOWS_NODE_GROUPS) + "); " + ACCESS_ENTRIES,
+        note="aws-auth ARNs carry no path; an access entry's ARN may"),
+    "windows_node_role_without_kube_proxy_windows": _rule(
+        "A Windows node role is mapped in aws-auth without group eks:kube-proxy-windows",
+        ("error",), EDITION_TODAY, GUIDE + " (mapRoles of Windows nodes: " +
+        ", ".join(WINDOWS_NODE_GROUPS) + "; without eks:kube-proxy-windows DNS fails on Windows)"),
+    "windows_node_role_wrong_access_entry": _rule(
+        "A Windows node role has an access entry of another type than EC2_WINDOWS", ("error",),
+        EDITION_TODAY, ACCESS_ENTRIES + " (an entry's type cannot be changed once created)"),
+    "windows_node_role_shared_in_api_mode": _rule(
+        "One node role serves Linux and Windows nodes in API authentication mode", ("error",),
+        EDITION_TODAY, ACCESS_ENTRIES + " (one entry per principal, EC2_LINUX or EC2_WINDOWS)"),
+    "windows_node_identity_unresolved": _rule(
+        "The IAM role of Windows nodes could not be found", ("warning",), EDITION_COLLECTION,
+        COLLECTION + "; ec2:DescribeInstances (IamInstanceProfile), iam:GetInstanceProfile"),
+    "windows_pods_without_ip": _rule(
+        "Windows pods that are not running, with the cause of each", ("warning",),
+        EDITION_UPSTREAM, CONTROLLER_TROUBLESHOOTING),
+    "windows_ami_expired": _rule(
+        "Windows nodes run an AMI past its retention or no longer visible", ("error",),
+        EDITION_TODAY, AMI_RETENTION,
+        note="instances of the image run, but no new one can be launched (scale-out fails)"),
+    "windows_ami_expiring": _rule(
+        "Windows nodes run an AMI that will soon be made private", ("warning",), EDITION_TODAY,
+        AMI_RETENTION),
+    "windows_ami_outdated": _rule(
+        "Windows nodes run an older AMI than the latest EKS optimized one", ("info",),
+        EDITION_TODAY, GUIDE_WINDOWS_AMI),
+    "windows_server_2019": _rule(
+        "Windows nodes run Windows Server 2019", ("info",), EDITION_TODAY,
+        "Microsoft's lifecycle of Windows Server 2019 (mainstream support ended " +
+        WINDOWS_SERVER_MAINSTREAM_END["2019"] + "); " + GUIDE_WINDOWS_AMI + " (2022 and 2025 AMIs)",
+        note="the kubernetes/website page read (concepts/windows/intro.md) still lists Windows "
+             "Server 2019: no Kubernetes version is known to drop it, so this is an info"),
     # --- rules the procedures apply (no finding) ---
     "control_plane_version_table": _rule(
         "Minimum platform version per Kubernetes minor", (), EDITION_SEED,

@@ -83,13 +83,13 @@ class ClusterReads(object):
         """Whether the AWS read `what` (e.g. "eks:DescribeAddon") was made and refused."""
         return any(entry.startswith(what + " failed") for entry in self.incomplete)
 
-    def aws(self, what, func, **kwargs):
-        """One AWS read; None when the thing does not exist or the read was refused (the
-        refusal is listed in `incomplete`)."""
+    def aws(self, what, func, missing=("ResourceNotFoundException",), **kwargs):
+        """One AWS read; None when the thing does not exist (error codes `missing`) or the read
+        was refused (the refusal is listed in `incomplete`)."""
         try:
             return func(aws_retry=True, **kwargs)
         except botocore.exceptions.ClientError as e:
-            if _error_code(e) == "ResourceNotFoundException":
+            if _error_code(e) in missing:
                 return None
             self.incomplete.append("%s failed (%s)" % (what, _error_code(e)))
             return None
@@ -185,10 +185,128 @@ class ClusterReads(object):
             return [p for p in pods if workloads.is_windows_pod(p, names)]
         return self._once("windows_pods", read)
 
+    def node_identity(self):
+        """node_identity.audit of the cluster (memoised: the assessment and the doctor share it)."""
+        def read():
+            from ansible_collections.eksops.windows.plugins.module_utils import node_identity  # pylint: disable=import-outside-toplevel
+
+            return node_identity.audit(self)
+        return self._once("node_identity", read)
+
     def services(self):
         return self._once("services", lambda: self.clients.kube.list("Service"))
 
+    def aws_auth(self):
+        """ConfigMap kube-system/aws-auth (dict) or None."""
+        return self._once("aws_auth", lambda: self.clients.kube.get(
+            "ConfigMap", procedure.AWS_AUTH_CONFIGMAP, procedure.AWS_AUTH_NAMESPACE,
+            what="Reading ConfigMap kube-system/aws-auth"))
+
+    def forget_aws_auth(self):
+        self._memo.pop("aws_auth", None)
+
+    def events(self, kind, namespace=None):
+        """The events about objects of `kind` (Pod, Node) in a namespace (all when None), by
+        field selector: one LIST per namespace asked, memoised."""
+        return self._once(("events", kind, namespace), lambda: self.clients.kube.list(
+            "Event", namespace=namespace, field_selector="involvedObject.kind=%s" % kind,
+            what="Listing the events of %ss%s" % (kind, " in %s" % namespace if namespace else "")))
+
     # --- AWS -------------------------------------------------------------------------------
+    def _filtered(self, what, func, filter_name, key, item_key, id_key, ids, chunk=200):
+        """{id: item} of a Describe call filtered by id (a filter, not an id list, so that an
+        id EC2 no longer shows is absent instead of failing the call), memoised per id."""
+        memo = self._memo.setdefault(("filtered", what), {})
+        wanted = sorted(set(i for i in ids if i and i not in memo))
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start:start + chunk]
+            token = None
+            while True:
+                page = self.aws(what, func, Filters=[{"Name": filter_name, "Values": part}],
+                                **({"NextToken": token} if token else {}))
+                if page is None:
+                    break
+                for outer in page.get(key) or []:
+                    for item in (outer.get(item_key) or []) if item_key else [outer]:
+                        memo[item[id_key]] = item
+                token = page.get("NextToken")
+                if not token:
+                    break
+            for one in part:
+                memo.setdefault(one, None)
+        return dict((i, memo[i]) for i in ids if memo.get(i))
+
+    def instances(self, instance_ids):
+        """{instance id: DescribeInstances' Instance} for the ids EC2 describes."""
+        ec2 = self.clients.aws("ec2")
+        return self._filtered("ec2:DescribeInstances", ec2.describe_instances, "instance-id",
+                              "Reservations", "Instances", "InstanceId", instance_ids)
+
+    def images(self, image_ids):
+        """{image id: DescribeImages' Image} for the images this account can still see (a
+        Windows AMI made private is absent)."""
+        ec2 = self.clients.aws("ec2")
+        return self._filtered("ec2:DescribeImages", ec2.describe_images, "image-id", "Images",
+                              None, "ImageId", image_ids)
+
+    def subnets(self, subnet_ids):
+        ec2 = self.clients.aws("ec2")
+        return self._filtered("ec2:DescribeSubnets", ec2.describe_subnets, "subnet-id", "Subnets",
+                              None, "SubnetId", subnet_ids)
+
+    def instance_profile_roles(self, profile_arn):
+        """The role ARNs of an instance profile (by its ARN); None when it could not be read."""
+        def read():
+            name = profile_arn.rsplit("/", 1)[-1]
+            found = self.aws("iam:GetInstanceProfile", self.clients.aws("iam").get_instance_profile,
+                             missing=("NoSuchEntity",), InstanceProfileName=name)
+            if found is None:
+                return None
+            return [r["Arn"] for r in found["InstanceProfile"].get("Roles") or []]
+        return self._once(("instance_profile", profile_arn), read)
+
+    def access_entries(self):
+        """The principal ARNs of the cluster's access entries; None when they could not be
+        read. A CONFIG_MAP cluster has none (EKS refuses the call): nothing is asked."""
+        def read():
+            if self.cluster.get("authentication_mode", procedure.AUTH_MODE_CONFIG_MAP) == \
+                    procedure.AUTH_MODE_CONFIG_MAP:
+                return []
+            eks = self.clients.aws("eks")
+            arns, token = [], None
+            while True:
+                page = self.aws("eks:ListAccessEntries", eks.list_access_entries,
+                                clusterName=self.cluster["name"],
+                                **({"nextToken": token} if token else {}))
+                if page is None:
+                    return None
+                arns += page.get("accessEntries") or []
+                token = page.get("nextToken")
+                if not token:
+                    return arns
+        return self._once("access_entries", read)
+
+    def access_entry(self, principal_arn):
+        """DescribeAccessEntry's accessEntry of a principal, or None."""
+        def read():
+            found = self.aws("eks:DescribeAccessEntry", self.clients.aws("eks").describe_access_entry,
+                             clusterName=self.cluster["name"], principalArn=principal_arn)
+            return (found or {}).get("accessEntry")
+        return self._once(("access_entry", principal_arn), read)
+
+    def forget_access_entries(self):
+        for key in [k for k in self._memo if k == "access_entries" or
+                    (isinstance(k, tuple) and k[0] == "access_entry")]:
+            self._memo.pop(key)
+
+    def ssm_parameter(self, name):
+        """The value of an SSM parameter (the public Windows AMI ones), or None."""
+        def read():
+            found = self.aws("ssm:GetParameter", self.clients.aws("ssm").get_parameter,
+                             missing=("ParameterNotFound",), Name=name)
+            return ((found or {}).get("Parameter") or {}).get("Value")
+        return self._once(("ssm", name), read)
+
     def role(self):
         """(role exists, the ARNs attached to it): (False, None) when IAM does not know the
         role, (None, None) when IAM could not be read (listed in `incomplete`)."""
@@ -309,5 +427,6 @@ def assessment_facts(reads):
     # only Services that select Windows pods matter (the LoadBalancer back-end limit)
     facts["services"] = reads.services() if facts["pods"] else []
     facts.update(reads.compute_facts())
+    facts["node_identity"] = reads.node_identity()
     facts["incomplete"] = reads.incomplete
     return facts

@@ -181,6 +181,15 @@ def hostnames(records, scheme="auto"):
 
 
 # --- host variables -----------------------------------------------------------------------------
+def _control_plane_support(record):
+    from ansible_collections.eksops.windows.plugins.module_utils.procedure import control_plane_support  # pylint: disable=import-outside-toplevel
+
+    try:
+        return control_plane_support(record.get("version"), record.get("platform_version"))["supported"]
+    except (TypeError, ValueError):
+        return None
+
+
 def host_vars(record):
     """The variables of one cluster host: the names the collection's roles and playbooks read,
     and ``ansible_connection: local`` (tasks run on the controller and talk to the cluster's API).
@@ -197,6 +206,10 @@ def host_vars(record):
         "eks_status": record.get("status"),
         "eks_tags": dict(record.get("tags") or {}),
         "eks_ip_family": record.get("ip_family"),
+        "eks_authentication_mode": record.get("authentication_mode"),
+        # the version table of section 2 (procedure.control_plane_support): a version compare
+        # alone puts 1.21 eks.3 below the table, which it is not
+        "eks_control_plane_support": _control_plane_support(record),
         "ansible_connection": "local",
     }
     if record.get("profile"):

@@ -50,7 +50,7 @@ def test_record_keeps_the_facts_and_never_the_ca():
         "status": "ACTIVE", "endpoint": "https://prod.example",
         "role_arn": "arn:aws-cn:iam::123456789012:role/prod-role", "ip_family": "ipv4",
         "tags": {"env": "prod"}, "account_id": "123456789012", "profile": "china",
-        "auto_mode": False, "hybrid_nodes": False,
+        "auto_mode": False, "hybrid_nodes": False, "authentication_mode": "CONFIG_MAP",
     }
     assert CA not in repr(rec)
 
@@ -77,10 +77,19 @@ def test_host_vars_are_the_names_the_roles_read():
         "eks_arn": "arn:aws:eks:us-west-2:123456789012:cluster/web", "eks_version": "1.24",
         "eks_platform_version": "eks.8", "eks_endpoint": "https://web.example",
         "eks_role_arn": "arn:aws:iam::123456789012:role/web-role", "eks_status": "ACTIVE",
-        "eks_tags": {"env": "prod"}, "eks_ip_family": "ipv4", "ansible_connection": "local",
+        "eks_tags": {"env": "prod"}, "eks_ip_family": "ipv4", "eks_authentication_mode": "CONFIG_MAP",
+        "eks_control_plane_support": True, "ansible_connection": "local",
     }
     assert "aws_profile" not in hostvars
     assert CA not in repr(hostvars)
+
+
+@pytest.mark.parametrize("version, platform, supported", [
+    ("1.21", "eks.3", True), ("1.21", "eks.2", False), ("1.20", "eks.3", True), ("1.16", "eks.9", False),
+    ("1.29", "eks.1", True), ("garbage", "eks.1", None)])
+def test_host_vars_say_whether_the_version_table_admits_the_cluster(version, platform, supported):
+    hostvars = inv.host_vars(record("web", version=version, platformVersion=platform))
+    assert hostvars["eks_control_plane_support"] is supported
 
 
 def test_host_vars_name_the_profile_that_listed_the_cluster():

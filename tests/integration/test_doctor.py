@@ -1,0 +1,210 @@
+"""The Windows node doctor (issue 12) against the lab (scenario doctor.yml: one cluster per
+root cause): every cause found on its cluster and only there; the identity fix in both kinds of
+authentication mode, with the allow list honoured, the other aws-auth mappings kept byte for
+byte, check mode writing nothing (audit logs) and a second run writing nothing; AMI days left
+computed from the lab's images."""
+
+import json
+
+import pytest
+import yaml
+
+from eksopslab.testing import running_lab, task_results
+
+PLAYBOOK = "eksops.windows.windows_doctor"
+TASK = "Examine the Windows nodes, pods and AMIs of the cluster"
+POD_CAUSE = {
+    "doc-ipam-off": "windows_ipam_off",
+    "doc-legacy-controller": "legacy_controller_present",
+    "doc-no-policy": "cluster_role_lacks_policy",
+    "doc-no-capacity": "node_without_ipv4_capacity",
+    "doc-affinity": "pod_lacks_ipv4_request",
+    "doc-slots-full": "node_ipv4_slots_full",
+    "doc-subnet-full": "subnet_out_of_addresses",
+    "doc-events": "controller_event",
+}
+IDENTITY = {
+    "doc-cm-nogroup": (["windows_node_role_without_kube_proxy_windows"], "aws_auth"),
+    "doc-api-missing": (["windows_node_role_unmapped"], "access_entry"),
+    "doc-api-shared": (["windows_node_role_wrong_access_entry", "windows_node_role_shared_in_api_mode"], None),
+    "doc-both-unmapped": (["windows_node_role_unmapped"], "access_entry"),
+}
+CLUSTERS = ["doc-ok", "doc-ami"] + sorted(POD_CAUSE) + sorted(IDENTITY)
+AWS_AUTH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
+
+
+@pytest.fixture(scope="module", name="lab")
+def doctor_lab(tmp_path_factory):
+    with running_lab(str(tmp_path_factory.mktemp("doctor")), "doctor.yml") as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module", name="audit")
+def fleet_audit(lab):
+    """One read-only run over every cluster of the scenario (what the tests below read)."""
+    before = lab.writes(CLUSTERS)
+    aws_before = len(lab.aws_writes())
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, "-l", ",".join(CLUSTERS))
+    assert rc == 0, raw
+    results = task_results(parsed, TASK)
+    assert sorted(results) == sorted(CLUSTERS)
+    assert lab.writes(CLUSTERS) == before, "a read-only doctor run wrote to Kubernetes"
+    assert len(lab.aws_writes()) == aws_before, "a read-only doctor run wrote to AWS"
+    return results
+
+
+def run(lab, host, check=False, **variables):
+    args = ["-l", host]
+    if variables:
+        args += ["-e", json.dumps({"windows_doctor_" + k: v for k, v in variables.items()})]
+    rc, parsed, raw = lab.run_playbook(PLAYBOOK, *args, check=check)
+    return rc, (task_results(parsed, TASK).get(host) if rc == 0 else None), raw
+
+
+def test_each_pod_cause_is_found_on_its_cluster_and_only_there(audit):
+    for cluster, result in sorted(audit.items()):
+        causes = sorted(set(p["cause"] for p in result["pods"]))
+        if cluster in POD_CAUSE:
+            assert causes == [POD_CAUSE[cluster]], (cluster, result["pods"])
+            assert result["summary"]["pods_without_ip"] == len(result["pods"]) >= 1
+            assert "windows_pods_without_ip" in [f["id"] for f in result["findings"]]
+            for pod in result["pods"]:
+                assert pod["remedy"] and pod["detail"], pod
+        else:
+            assert causes == [], (cluster, result["pods"])
+            assert result["summary"]["pods_without_ip"] == 0
+
+
+def test_the_events_are_the_evidence(audit):
+    [sandbox] = audit["doc-ipam-off"]["pods"]
+    assert any("PrivateIPv4Address" in (e["message"] or "") for e in sandbox["events"]), sandbox
+    [controller] = audit["doc-events"]["pods"]
+    assert controller["events"] and controller["events"][0]["source"] == "vpc-resource-controller"
+    slots = [p for p in audit["doc-slots-full"]["pods"]]
+    assert any("Insufficient" in p["detail"] or "addresses in use" in p["detail"] for p in slots)
+
+
+def test_each_identity_gap_is_found_on_its_cluster_and_only_there(audit):
+    for cluster, result in sorted(audit.items()):
+        identity = result["identity"]
+        gaps = [r for r in identity["roles"] if r["problems"]]
+        assert identity["unresolved"] == [], (cluster, identity["unresolved"])
+        if cluster in IDENTITY:
+            problems, fix = IDENTITY[cluster]
+            assert len(gaps) == 1, (cluster, identity)
+            assert gaps[0]["problems"] == problems and gaps[0]["fix"]["kind"] == fix, gaps[0]
+            assert gaps[0]["fix"]["action"] == ("manual" if fix is None else "not_allowed")
+        else:
+            assert gaps == [], (cluster, gaps)
+            assert identity["roles"], "every doctor cluster has a Windows node role"
+    assert audit["doc-api-shared"]["identity"]["authentication_mode"] == "API"
+    assert audit["doc-both-unmapped"]["identity"]["authentication_mode"] == "API_AND_CONFIG_MAP"
+
+
+def test_the_fleet_report_shows_the_doctor_columns(lab, tmp_path):
+    rc, _parsed, raw = lab.run_playbook("eksops.windows.fleet_report", "-l", "doc-cm-nogroup,doc-ok,doc-ami",
+                                        "-e", "fleet_report_dir=%s" % tmp_path)
+    assert rc == 0, raw
+    report = json.loads((tmp_path / "fleet-report.json").read_text())
+    records = dict((r["name"], r) for r in report["clusters"])
+    # the assessment itself reports the identity gap ...
+    assert "windows_node_role_without_kube_proxy_windows" in [f["id"] for f in records["doc-cm-nogroup"]["findings"]]
+    assert not [f for f in records["doc-ok"]["findings"] if f["id"].startswith("windows_node")]
+    # ... and the doctor's summary feeds the columns
+    assert records["doc-cm-nogroup"]["doctor"]["identity_gaps"] == 1
+    assert records["doc-ok"]["doctor"]["identity_gaps"] == 0
+    assert records["doc-ami"]["doctor"]["ami_min_days_left"] < 0
+    html = (tmp_path / "fleet-report.html").read_text()
+    assert "doc-cm-nogroup" in html
+
+
+def test_ami_days_left_come_from_the_lab_images(audit):
+    records = dict((r["name"], r) for r in audit["doc-ami"]["ami"])
+    group = [r for r in records.values() if r["kind"] == "nodegroup"]
+    assert len(group) == 1 and group[0]["windows_server"] == "2019"
+    assert group[0]["latest_release_version"] and group[0]["status"] in ("outdated", "expiring")
+    # released 110 days ago, four months of retention: 2 weeks or so left
+    assert 0 <= group[0]["days_left"] <= 15, group[0]
+    statuses = sorted(r["status"] for r in records.values() if r["kind"] == "instance")
+    assert statuses == ["expired", "not_visible"], records
+    expired = [r for r in records.values() if r["status"] == "expired"][0]
+    assert -15 <= expired["days_left"] < 0 and expired["windows_server"] == "2022"
+    ids = [f["id"] for f in audit["doc-ami"]["findings"]]
+    assert "windows_ami_expired" in ids and "windows_server_2019" in ids
+    assert audit["doc-ami"]["summary"]["ami_min_days_left"] == min(
+        r["days_left"] for r in records.values() if r["days_left"] is not None)
+    for cluster in ("doc-ok",):
+        assert [r["status"] for r in audit[cluster]["ami"]] == ["current"], audit[cluster]["ami"]
+
+
+def test_config_map_fix_check_mode_allow_list_bytes_and_second_run(lab):
+    cluster = "doc-cm-nogroup"
+    before = lab.get(cluster, AWS_AUTH)["data"]
+    writes = lab.writes([cluster])
+    # check mode: the diff, no write
+    rc, result, raw = run(lab, cluster, check=True, state="fixed", identity_fix_allowed=["*-win*"])
+    assert rc == 0, raw
+    [role] = [r for r in result["identity"]["roles"] if r["problems"]]
+    assert role["fix"]["action"] == "would_fix"
+    assert lab.writes([cluster]) == writes
+    # not allowed: nothing
+    rc, result, raw = run(lab, cluster, state="fixed", identity_fix_allowed=["nobody-*"])
+    assert rc == 0 and result["changed"] is False, raw
+    assert [r["fix"]["action"] for r in result["identity"]["roles"] if r["problems"]] == ["not_allowed"]
+    assert lab.writes([cluster]) == writes
+    # fixed
+    rc, result, raw = run(lab, cluster, state="fixed", identity_fix_allowed=[role["role_arn"]])
+    assert rc == 0 and result["changed"] is True, raw
+    after = lab.get(cluster, AWS_AUTH)["data"]
+    assert after["mapUsers"] == before["mapUsers"]
+    old_items, new_items = yaml.safe_load(before["mapRoles"]), yaml.safe_load(after["mapRoles"])
+    assert len(old_items) == len(new_items)
+    changed = [i for i, (a, b) in enumerate(zip(old_items, new_items)) if a != b]
+    assert len(changed) == 1 and "eks:kube-proxy-windows" in new_items[changed[0]]["groups"]
+    # every other mapping keeps its bytes: the text outside the changed item is the same
+    for line in before["mapRoles"].splitlines():
+        if role["role_name"] not in line and not line.strip().startswith(("- system:", "groups")):
+            assert line in after["mapRoles"], line
+    fixed_writes = lab.writes([cluster])
+    assert len(fixed_writes) - len(writes) >= 1
+    # second run: no gap, no write (only the Lease of a fixed run)
+    rc, result, raw = run(lab, cluster, state="fixed", identity_fix_allowed=[role["role_arn"]])
+    assert rc == 0 and result["changed"] is False, raw
+    assert not [r for r in result["identity"]["roles"] if r["problems"]]
+    assert [w for w in lab.writes([cluster])[len(fixed_writes):] if "aws-auth" in w[1]] == []
+
+
+@pytest.mark.parametrize("cluster", ["doc-api-missing", "doc-both-unmapped"])
+def test_api_modes_fix_creates_one_access_entry(lab, cluster):
+    eks = lab.boto3_client("eks", "us-west-2")
+    entries = eks.list_access_entries(clusterName=cluster)["accessEntries"]
+    aws_writes = len(lab.aws_writes())
+    rc, result, raw = run(lab, cluster, check=True, state="fixed", identity_fix_allowed=["*"])
+    assert rc == 0 and result["changed"] is False, raw
+    assert len(lab.aws_writes()) == aws_writes
+    rc, result, raw = run(lab, cluster, state="fixed", identity_fix_allowed=["*"])
+    assert rc == 0 and result["changed"] is True, raw
+    [role] = [r for r in result["identity"]["roles"] if r["fix"]["action"] == "fixed"]
+    new = eks.list_access_entries(clusterName=cluster)["accessEntries"]
+    assert sorted(set(new) - set(entries)) == [role["role_arn"]]
+    entry = eks.describe_access_entry(clusterName=cluster, principalArn=role["role_arn"])["accessEntry"]
+    assert entry["type"] == "EC2_WINDOWS"
+    writes = len(lab.aws_writes())
+    rc, result, raw = run(lab, cluster, state="fixed", identity_fix_allowed=["*"])
+    assert rc == 0 and result["changed"] is False, raw
+    assert len(lab.aws_writes()) == writes
+
+
+def test_a_shared_role_is_reported_never_rewritten(lab):
+    cluster = "doc-api-shared"
+    eks = lab.boto3_client("eks", "us-west-2")
+    entries = eks.list_access_entries(clusterName=cluster)["accessEntries"]
+    rc, result, raw = run(lab, cluster, state="fixed", identity_fix_allowed=["*"])
+    assert rc == 0 and result["changed"] is False, raw
+    assert [r["fix"]["action"] for r in result["identity"]["roles"] if r["problems"]] == ["manual"]
+    assert eks.list_access_entries(clusterName=cluster)["accessEntries"] == entries
+
+
+def test_fixed_without_an_allow_list_is_refused(lab):
+    rc, _result, raw = run(lab, "doc-cm-nogroup", state="fixed")
+    assert rc != 0 and "identity_fix_allowed" in raw
