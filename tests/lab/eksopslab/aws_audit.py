@@ -35,6 +35,10 @@ EKS_ROUTES = [(method, re.compile(pattern), action) for method, pattern, action 
     ("POST", r"^/clusters/[^/]+/addons/[^/]+/update$", "UpdateAddon"),
     ("GET", r"^/clusters/[^/]+/updates/[^/]+$", "DescribeUpdate"),
     ("GET", r"^/addons/configuration-schemas$", "DescribeAddonConfiguration"),
+    ("GET", r"^/clusters/[^/]+/access-entries$", "ListAccessEntries"),
+    ("POST", r"^/clusters/[^/]+/access-entries$", "CreateAccessEntry"),
+    ("GET", r"^/clusters/[^/]+/access-entries/.+$", "DescribeAccessEntry"),
+    ("DELETE", r"^/clusters/[^/]+/access-entries/.+$", "DeleteAccessEntry"),
 )]
 
 

@@ -20,7 +20,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIALABBOOTSTRAP0000")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bootstrap")
 
 # pylint: disable=wrong-import-position
-from . import authn, aws, aws_audit, eks_addons, kube, pki, signer  # noqa: E402
+from . import authn, aws, aws_audit, eks_access_entries, eks_addons, kube, pki, signer  # noqa: E402
 
 LOG = logging.getLogger("eksopslab")
 
@@ -44,6 +44,8 @@ class Daemon:
     # --- AWS -----------------------------------------------------------------------------
     def start_aws(self):
         eks_addons.install(self.client)  # before moto builds its EKS URL map
+        eks_access_entries.install()
+        aws.install_ec2_patches()
         self.moto = aws_audit.AuditedMotoServer(
             self.config["moto_port"], os.path.join(self.state_dir, "aws-audit.log"))
         self.moto.start()
@@ -57,11 +59,18 @@ class Daemon:
             result["users"][user["name"]] = created
             if user.get("policy"):
                 policies[created["access_key"]] = (created["arn"], user["policy"])
+        windows_amis = self.config.get("windows_amis") or []
+        regions = sorted({c["region"] for c in self.config["clusters"]})
+        amis = {region: aws.register_windows_amis(region, windows_amis) for region in regions}
         for cluster in self.config["clusters"]:
             with open(cluster["pki"]["ca_file"], "rb") as handle:
                 ca_pem = handle.read()
             result["clusters"][cluster["name"]] = aws.create_cluster(
-                endpoint, self.admin, cluster["scenario"], cluster["endpoint"], ca_pem)
+                endpoint, self.admin, cluster["scenario"], cluster["endpoint"], ca_pem,
+                amis=amis[cluster["region"]])
+        for region in regions:  # after the instances that still run them started
+            aws.deregister_amis(region, windows_amis, amis[region])
+        result["windows_amis"] = amis
         if policies:
             aws.enforce_iam_policies(policies)
         path = os.path.join(self.state_dir, "aws.json")

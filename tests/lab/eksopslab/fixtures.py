@@ -26,6 +26,7 @@ RESOURCES = {
     "Service": ("api/v1", "services", True),
     "ServiceAccount": ("api/v1", "serviceaccounts", True),
     "Pod": ("api/v1", "pods", True),
+    "Event": ("api/v1", "events", True),
     "Deployment": ("apis/apps/v1", "deployments", True),
     "DaemonSet": ("apis/apps/v1", "daemonsets", True),
     "StatefulSet": ("apis/apps/v1", "statefulsets", True),
@@ -89,7 +90,9 @@ def create(api, obj):
     return created
 
 
-def node(spec):
+def node(spec, provider_id=None):
+    """A Node as the scenario's node spec says; `provider_id` is the one of the instance the lab
+    launched for it (aws.launch_node_instances), else one made up from the name."""
     os_name = spec.get("os", "linux")
     labels = {
         "kubernetes.io/os": os_name,
@@ -104,15 +107,20 @@ def node(spec):
         labels["eks.amazonaws.com/nodegroup"] = spec["nodegroup"]
     if spec.get("compute_type"):  # auto (EKS Auto Mode), hybrid (Hybrid Nodes) or fargate
         labels["eks.amazonaws.com/compute-type"] = spec["compute_type"]
+    if spec.get("karpenter"):
+        labels["karpenter.sh/nodepool"] = "default"
+        labels["karpenter.sh/registered"] = "true"
     labels.update(spec.get("labels", {}))
     capacity = {"cpu": "2", "memory": "8Gi", "pods": str(spec.get("pods", 29))}
-    if os_name == "windows":
+    # ipv4_addresses: null is a Windows node that advertises no such capacity (the VPC resource
+    # controller has not set it up)
+    if os_name == "windows" and spec.get("ipv4_addresses", 9) is not None:
         capacity["vpc.amazonaws.com/PrivateIPv4Address"] = str(spec.get("ipv4_addresses", 9))
     now = pki.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "kind": "Node",
         "metadata": {"name": spec["name"], "labels": labels},
-        "spec": {"providerID": f"aws:///us-west-2a/i-{abs(hash(spec['name'])) % 10**17:017x}"},
+        "spec": {"providerID": provider_id or f"aws:///us-west-2a/i-{abs(hash(spec['name'])) % 10**17:017x}"},
         "status": {
             "capacity": capacity, "allocatable": capacity,
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
@@ -301,11 +309,131 @@ def expand_lists(documents):
     return objects
 
 
-def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
-    """Every object the scenario declares for one cluster, in creation order."""
-    objects = []
+IPV4 = "vpc.amazonaws.com/PrivateIPv4Address"
+WINDOWS_IMAGE = "mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022"
+
+
+def pod(spec, index):
+    """A Windows pod from the scenario's concise `pods` entry; Running pods get the 127.0.0.x
+    address (see _refuse_routable_pods) and the annotation the VPC resource controller sets."""
+    selector = spec.get("selector", "nodeSelector")
+    pod_spec = {"containers": [{"name": spec["name"], "image": spec.get("image", WINDOWS_IMAGE)}]}
+    if spec.get("ipv4_request", True):
+        pod_spec["containers"][0]["resources"] = {"requests": {IPV4: "1"}, "limits": {IPV4: "1"}}
+    if selector == "nodeSelector":
+        pod_spec["nodeSelector"] = {"kubernetes.io/os": "windows"}
+    elif selector == "beta_label":
+        pod_spec["nodeSelector"] = {"beta.kubernetes.io/os": "windows"}
+    elif selector == "affinity":
+        pod_spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]}]}}}
+    elif selector is not None:
+        raise ValueError(f"pod {spec['name']}: selector {selector!r} is not nodeSelector, affinity "
+                         "or beta_label")
+    if spec.get("node"):
+        pod_spec["nodeName"] = spec["node"]
+    phase = spec.get("phase", "Running")
+    metadata = {"name": spec["name"], "namespace": spec.get("namespace", "default"),
+                "labels": {"app": spec["name"]}}
+    now = pki.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    ready = "True" if spec.get("ready", phase == "Running") else "False"
+    status = {"phase": phase, "conditions": [
+        {"type": "PodScheduled", "status": "True" if spec.get("node") else "False",
+         "lastTransitionTime": now},
+        {"type": "Ready", "status": ready, "lastTransitionTime": now}]}
+    if not spec.get("node"):
+        status["conditions"][0].update(reason="Unschedulable", message="lab: not scheduled")
+    if phase == "Running":
+        address = f"127.0.0.{10 + index}"
+        metadata["annotations"] = {IPV4: f"{address}/32"}
+        status.update(podIP=address, podIPs=[{"ip": address}], hostIP="127.0.0.1", startTime=now,
+                      containerStatuses=[{"name": spec["name"], "ready": ready == "True",
+                                          "restartCount": 0, "image": pod_spec["containers"][0]["image"],
+                                          "imageID": "", "state": {"running": {"startedAt": now}}}])
+    return {"kind": "Pod", "metadata": metadata, "spec": pod_spec, "status": status}
+
+
+def apply_events(api, events):
+    """The scenario's `events` as core/v1 Events, after the objects they point at exist (the
+    involved object's uid is read back from the API server)."""
+    now = pki.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    for index, spec in enumerate(events):
+        involved = dict(spec["involved"])
+        kind = involved.get("kind", "Pod")
+        namespace = involved.get("namespace", "default") if RESOURCES[kind][2] else None
+        ref = {"kind": kind, "name": involved["name"], "apiVersion": "v1"}
+        target = {"kind": kind, "metadata": {"name": involved["name"]}}
+        if namespace:
+            ref["namespace"] = namespace
+            target["metadata"]["namespace"] = namespace
+        try:
+            found = kube.request(api, "GET", object_path(target))
+            ref["uid"] = found["metadata"]["uid"]
+            ref["resourceVersion"] = found["metadata"]["resourceVersion"]
+        except kubernetes.client.exceptions.ApiException as error:
+            if error.status != 404:
+                raise
+        source = spec.get("source", "default-scheduler")
+        event = {
+            "kind": "Event",
+            "metadata": {"name": f"{involved['name']}.lab{index:04d}",
+                         "namespace": namespace or "default"},
+            "involvedObject": ref, "reason": spec["reason"], "message": spec["message"],
+            "type": spec.get("type", "Warning"), "count": spec.get("count", 1),
+            "source": {"component": source}, "reportingComponent": source,
+            "reportingInstance": spec.get("reporting_instance", ""),
+            "firstTimestamp": now, "lastTimestamp": now,
+        }
+        if source == "kubelet" and spec.get("host"):
+            event["source"]["host"] = spec["host"]
+        create(api, event)
+
+
+WINDOWS_NODE_GROUPS = ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"]
+LINUX_NODE_GROUPS = ["system:bootstrappers", "system:nodes"]
+
+
+def node_role_mappings(cluster):
+    """The aws-auth mappings of the node roles a scenario's nodes use, as EKS writes them for
+    managed node groups and as the guide has them for self-managed nodes (the Windows group
+    where Windows nodes use the role), for scenarios that do not set up node identity themselves:
+    a cluster with `node_roles` or `aws_auth_raw` (doctor.yml) or `map_node_roles: false` gets
+    only what it lists."""
+    if cluster.get("node_roles") or cluster.get("aws_auth_raw") or cluster.get("map_node_roles") is False:
+        return []
+    from .aws import ACCOUNT, partition_of  # pylint: disable=import-outside-toplevel
+
+    default = "%s-node-role" % cluster["name"]
+    groups = dict((g["name"], g) for g in cluster.get("nodegroups", []))
+    windows = {}
+    for group in groups.values():
+        role = group.get("node_role") or default
+        windows[role] = windows.get(role, False) or group.get("ami_type", "").startswith("WINDOWS_")
     for spec in cluster.get("nodes", []):
-        objects.append(node(spec))
+        if spec.get("compute_type") in ("fargate", "hybrid", "auto"):
+            continue
+        group = groups.get(spec.get("nodegroup"))
+        role = spec.get("node_role") or ((group or {}).get("node_role") if group else None) or default
+        windows[role] = windows.get(role, False) or spec.get("os") == "windows"
+    listed = set(m.get("rolearn") for m in cluster.get("map_roles", []))
+    partition = partition_of(cluster.get("region", "us-west-2"))
+    mappings = []
+    for role, is_windows in sorted(windows.items()):
+        arn = "arn:%s:iam::%s:role/%s" % (partition, ACCOUNT, role)
+        if arn not in listed:
+            mappings.append({"rolearn": arn, "username": "system:node:{{EC2PrivateDNSName}}",
+                             "groups": WINDOWS_NODE_GROUPS if is_windows else LINUX_NODE_GROUPS})
+    return mappings
+
+
+def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix, instances=None):
+    """Every object the scenario declares for one cluster, in creation order; `instances` are
+    the EC2 instances behind its nodes ({node name: {"provider_id": ...}})."""
+    objects = []
+    instances = instances or {}
+    for spec in cluster.get("nodes", []):
+        objects.append(node(spec, (instances.get(spec["name"]) or {}).get("provider_id")))
     if cluster.get("aws_node", True) is not False:
         env = cluster.get("aws_node") if isinstance(cluster.get("aws_node"), dict) else {}
         objects.append(aws_node(env))
@@ -324,6 +452,8 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
                         "data": {k: str(v) for k, v in cni.items()}})
     aws_auth = {"mapRoles": yaml.safe_dump(cluster.get("map_roles", [])),
                 "mapUsers": yaml.safe_dump(cluster.get("map_users", []))}
+    # aws_auth_raw: the ConfigMap's text exactly as given (hand-written YAML, comments and all)
+    aws_auth.update({k: v for k, v in (cluster.get("aws_auth_raw") or {}).items()})
     objects.append({"kind": "ConfigMap",
                     "metadata": {"name": "aws-auth", "namespace": "kube-system",
                                  "annotations": {"eksops-lab/creator": creator_arn}},
@@ -336,6 +466,12 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix):
                               secret=install.get("secret"), broken=install.get("broken")))
     objects.extend(cluster.get("objects", []))
     objects.extend(manifest_objects(cluster.get("manifests", [])))
+    pods = cluster.get("pods", [])
+    declared = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    for namespace in sorted({p.get("namespace", "default") for p in pods}):
+        if namespace not in declared | {"default", "kube-system", "kube-public"}:
+            objects.append({"kind": "Namespace", "metadata": {"name": namespace}})
+    objects.extend(pod(spec, index) for index, spec in enumerate(pods))
     unique = {}
     for obj in objects:  # two flavours share the controller objects and the Secret
         key = (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])

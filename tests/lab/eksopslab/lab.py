@@ -146,7 +146,8 @@ class Lab:
     def _start(self, scenario, binaries):
         default_region = scenario.get("region", "us-west-2")
         config = {"moto_port": free_port(), "authn_port": free_port(), "clusters": [],
-                  "users": scenario.get("users", [])}
+                  "users": scenario.get("users", []),
+                  "windows_amis": scenario.get("windows_amis", [])}
 
         authn_dir = self.path("authn")
         os.makedirs(authn_dir, exist_ok=True)
@@ -267,7 +268,10 @@ class Lab:
             not_ready.pop("daemon", None)
             return not not_ready
 
-        self._wait("the API servers and the lab daemon", all_ready, processes, details=not_ready)
+        # the daemon creates every cluster's AWS objects one after another (about 15 requests
+        # and 1-2 s each, more on a loaded machine): the wait grows with the clusters
+        self._wait("the API servers and the lab daemon", all_ready, processes, details=not_ready,
+                   timeout=max(90, 30 + 10 * len(config["clusters"])))
 
         with open(self.path("aws.json"), encoding="utf-8") as handle:
             aws_state = json.load(handle)
@@ -294,7 +298,9 @@ class Lab:
             api = kube.admin_client(cluster["endpoint"], files)
             fixtures.apply(api, fixtures.cluster_objects(
                 cluster["scenario"], ca_key, ca_cert, aws_state["admin"]["arn"],
-                image_prefix(cluster["region"])))
+                image_prefix(cluster["region"]),
+                instances=aws_state["clusters"][name].get("instances")))
+            fixtures.apply_events(api, cluster["scenario"].get("events", []))
             api.close()
             cluster.update(aws_state["clusters"][name])
 
@@ -303,6 +309,7 @@ class Lab:
             "aws_endpoint": aws_state["endpoint"],
             "admin": aws_state["admin"],
             "users": aws_state["users"],
+            "windows_amis": aws_state.get("windows_amis", {}),
             "clusters": {c["name"]: {k: v for k, v in c.items() if k != "scenario"}
                          for c in config["clusters"]},
         }

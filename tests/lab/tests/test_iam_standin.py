@@ -54,3 +54,18 @@ def test_the_policy_arn_condition(condition, policy_arn, expected):
     document = policy(allow("iam:AttachRolePolicy", "arn:aws:iam::123456789012:role/*", Condition=condition))
     context = {"iam:PolicyARN": policy_arn} if policy_arn else {}
     assert aws.allowed(document, "iam:AttachRolePolicy", ROLE, context) is expected
+
+
+def test_the_doctor_s_resources():
+    """SSM parameters (public ones without an account) and access entries as IAM names them."""
+    public = aws._parameter_arn("/aws/service/ami-windows-latest/x/image_id", "aws", "us-west-2", "123456789012")
+    assert public == "arn:aws:ssm:us-west-2::parameter/aws/service/ami-windows-latest/x/image_id"
+    assert aws._parameter_arn("/mine", "aws", "us-west-2", "123456789012") == \
+        "arn:aws:ssm:us-west-2:123456789012:parameter/mine"
+    document = policy(allow("ssm:GetParameter", "arn:aws:ssm:*::parameter/aws/service/*"))
+    assert aws.allowed(document, "ssm:GetParameter", public, {})
+    entry = aws._access_entry_resource("prod", ROLE, "aws", "us-west-2", "123456789012")
+    assert entry == "arn:aws:eks:us-west-2:123456789012:access-entry/prod/role/123456789012/prod-cluster-role/*"
+    assert aws.allowed(policy(allow("eks:DescribeAccessEntry",
+                                    "arn:aws:eks:us-west-2:123456789012:access-entry/prod/*")),
+                       "eks:DescribeAccessEntry", entry, {})
