@@ -26,6 +26,9 @@ SEVERITIES = ("error", "warning", "info")
 SEVERITY_COUNT_KEYS = {"error": "errors", "warning": "warnings", "info": "info"}
 NO_ASSESSMENT = ("no assessment result: the host failed before its assessment ran (for example "
                  "eks_cluster_name or aws_region is not defined for it); see the play output")
+# The sort key of an AMI column whose images cannot be described (no days left known): before
+# every number of days, as the worst case.
+AMI_NOT_VISIBLE_SORT = -100000
 # The keys of an eks_windows_info result that a cluster record carries, as they are.
 ASSESSMENT_KEYS = ("mode", "mode_reason", "state", "prerequisites", "findings", "finding_counts",
                    "preflight", "node_counts")
@@ -89,7 +92,66 @@ def fleet_report_entry(result, host, cluster_name=None, region=None):
         record["findings"] = []
     if not record["finding_counts"]:
         record["finding_counts"] = count_findings(record["findings"])
+    record["doctor"] = doctor_summary_of(result)
     return record
+
+
+def doctor_summary_of(result):
+    """The summary of the doctor's checks in an eks_windows_info result (option doctor); None
+    when the result has none."""
+    doctor = result.get("doctor")
+    if not isinstance(doctor, dict) or not isinstance(doctor.get("summary"), dict):
+        return None
+    summary = dict(doctor["summary"])
+    summary["incomplete"] = list(doctor.get("incomplete") or [])
+    return summary
+
+
+def doctor_checked(record, check):
+    """The record's doctor summary when it ran `check` (identity, pods, ami), else None."""
+    doctor = record.get("doctor")
+    if not isinstance(doctor, dict):
+        return None
+    checks = doctor.get("checks")
+    return doctor if checks is None or check in checks else None
+
+
+def ami_expired(doctor):
+    """Whether a doctor summary has an AMI made private (days left below 0) or one that can no
+    longer be described (the doctor's ami_expired counts both)."""
+    if doctor is None:
+        return False
+    days = doctor.get("ami_min_days_left")
+    return bool((days is not None and days < 0) or doctor.get("ami_expired"))
+
+
+def identity_words(doctor):
+    if doctor is None:
+        return "not checked"
+    gaps = int(doctor.get("identity_gaps") or 0)
+    return "ok" if not gaps else "%d gap%s" % (gaps, "" if gaps == 1 else "s")
+
+
+def pod_causes_words(doctor):
+    causes = (doctor or {}).get("pod_causes") or {}
+    return ", ".join("%s: %d" % (cause, number)
+                     for cause, number in sorted(causes.items(), key=lambda i: (-int(i[1] or 0), i[0])))
+
+
+def ami_words(doctor):
+    if doctor is None:
+        return "not checked"
+    days = doctor.get("ami_min_days_left")
+    if days is None:
+        words = "not visible" if ami_expired(doctor) else "unknown"
+    elif days < 0:
+        words = "expired %d day(s) ago" % abs(days)
+    else:
+        words = "%d day(s) left" % days
+    expired = int(doctor.get("ami_expired") or 0)
+    if expired:
+        words += " (%d expired)" % expired
+    return words
 
 
 def certificate_of(record):
@@ -114,12 +176,28 @@ def fleet_report_summary(record):
         "info": int(counts.get("info") or 0),
         "certificate_days_left": certificate.get("days_left") if certificate else None,
     }
+    identity, pods, ami = (doctor_checked(record, c) for c in ("identity", "pods", "ami"))
+    summary.update(
+        identity_gaps=int(identity.get("identity_gaps") or 0) if identity else None,
+        pods_without_ip=int(pods.get("pods_without_ip") or 0) if pods else None,
+        ami_min_days_left=ami.get("ami_min_days_left") if ami else None,
+        ami_expired=int(ami.get("ami_expired") or 0) if ami else None)
     text = ("%s (%s, %s/%s): mode %s, windows_support %s, findings: %d error(s), %d warning(s), "
             "%d info" % (name, region, record.get("version"), record.get("platform_version"),
                          summary["mode"], summary["windows_support"], summary["errors"],
                          summary["warnings"], summary["info"]))
     if certificate:
         text += ", webhook certificate %s" % certificate_words(certificate)
+    doctor = []
+    if identity:
+        doctor.append("node identity %s" % identity_words(identity))
+    if pods:
+        doctor.append("%d Windows pod(s) without an IP%s" % (
+            summary["pods_without_ip"], " (%s)" % pod_causes_words(pods) if summary["pods_without_ip"] else ""))
+    if ami:
+        doctor.append("AMI %s" % ami_words(ami))
+    if doctor:
+        text += ", doctor: %s" % ", ".join(doctor)
     summary["text"] = text
     return summary
 
@@ -167,6 +245,7 @@ def totals(assessed, failed):
     findings = dict((severity, 0) for severity in SEVERITIES)
     by_id = {}
     with_errors = expired = 0
+    doctor_count = identity_gaps = pods_without_ip = amis_expired = 0
     for record in assessed:
         mode = record.get("mode") or "unknown"
         modes[mode] = modes.get(mode, 0) + 1
@@ -184,6 +263,12 @@ def totals(assessed, failed):
         certificate = certificate_of(record)
         if certificate and (certificate.get("expired") or (certificate.get("days_left") or 0) < 0):
             expired += 1
+        if record.get("doctor"):
+            doctor_count += 1
+        identity, pods, ami = (doctor_checked(record, c) for c in ("identity", "pods", "ami"))
+        identity_gaps += int((identity or {}).get("identity_gaps") or 0)
+        pods_without_ip += int((pods or {}).get("pods_without_ip") or 0)
+        amis_expired += int((ami or {}).get("ami_expired") or 0)
     return {
         "clusters": len(assessed) + len(failed),
         "assessed": len(assessed),
@@ -194,6 +279,10 @@ def totals(assessed, failed):
         "clusters_with_errors": with_errors,
         "certificates_expired": expired,
         "findings_by_id": by_id,
+        "doctor": doctor_count,
+        "identity_gaps": identity_gaps,
+        "pods_without_ip": pods_without_ip,
+        "ami_expired": amis_expired,
     }
 
 
@@ -254,6 +343,19 @@ def fleet_report_rows(report):
             "certificate_expired": bool(certificate and (
                 certificate.get("expired") or (certificate.get("days_left") or 0) < 0)),
         }
+        identity, pods, ami = ((None if failed else doctor_checked(record, c))
+                               for c in ("identity", "pods", "ami"))
+        ami_days = ami.get("ami_min_days_left") if ami else None
+        row.update(
+            identity="" if failed else identity_words(identity),
+            identity_gaps=int(identity.get("identity_gaps") or 0) if identity else None,
+            pods_without_ip=int(pods.get("pods_without_ip") or 0) if pods else None,
+            pods="" if failed else ("not checked" if pods is None else "%d" % int(pods.get("pods_without_ip") or 0)),
+            pod_causes=pod_causes_words(pods),
+            ami="" if failed else ami_words(ami),
+            ami_days_left=ami_days,
+            ami_expired=ami_expired(ami),
+        )
         for severity in SEVERITIES:
             row[SEVERITY_COUNT_KEYS[severity]] = None if failed else int(counts.get(severity) or 0)
         row["sort"] = {
@@ -267,6 +369,11 @@ def fleet_report_rows(report):
             "info": "" if failed else "%d" % row["info"],
             "certificate": "%d" % certificate["days_left"]
             if certificate and certificate.get("days_left") is not None else "",
+            "identity": "" if row["identity_gaps"] is None else "%d" % row["identity_gaps"],
+            "pods": "" if row["pods_without_ip"] is None else "%d" % row["pods_without_ip"],
+            # an image that can no longer be described has no days left: it sorts first
+            "ami": "%d" % ami_days if ami_days is not None else (
+                "%d" % AMI_NOT_VISIBLE_SORT if row["ami_expired"] else ""),
         }
         rows.append(row)
     return rows

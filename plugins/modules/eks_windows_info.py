@@ -54,6 +54,15 @@ options:
         finding C(webhook_certificate_expiring).
     type: int
     default: 30
+  doctor:
+    description:
+      - Also run the checks of M(eksops.windows.eks_windows_doctor) (node identity, Windows pods
+        without an IP address, Windows AMIs) on the same reads, and return them in RV(doctor).
+        Reads only; the doctor's fix is the doctor module's.
+      - The doctor's reads need its permissions (docs/permissions/rbac/doctor.yml and
+        docs/permissions/iam/doctor.json in the collection, without the fix's).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -359,6 +368,38 @@ finding_counts:
   returned: when O(assess=true)
   type: dict
   sample: {error: 1, warning: 2, info: 0}
+doctor:
+  description:
+    - With O(doctor=true), what M(eksops.windows.eks_windows_doctor) returns for its checks
+      (all three, pods not running only, 30 days of AMI warning), read-only.
+  returned: when O(doctor=true)
+  type: dict
+  contains:
+    identity:
+      description: The node identity check (see M(eksops.windows.eks_windows_doctor)).
+      type: dict
+    pods:
+      description: The Windows pods without an IP address, with their cause.
+      type: list
+      elements: dict
+    ami:
+      description: The AMIs of the Windows node groups and instances, with days left.
+      type: list
+      elements: dict
+    findings:
+      description: The doctor's findings (the identity gaps are also in RV(findings)).
+      type: list
+      elements: dict
+    summary:
+      description: Counts over the checks (the fleet report's doctor columns come from it).
+      type: dict
+      sample: {checks: [identity, pods, ami], identity_gaps: 1, identity_fixable: 1,
+               pods_without_ip: 2, pod_causes: {windows_ipam_off: 2}, ami_min_days_left: 12,
+               ami_expired: 0, ami_expiring: 1, ami_outdated: 1}
+    incomplete:
+      description: The doctor's reads that failed.
+      type: list
+      elements: str
 preflight:
   description:
     - Whether the procedures may run, with the reasons they may not. C(control_plane) gates
@@ -406,6 +447,11 @@ def run(module):
     if module.params["assess"]:
         result.update(assessment.judge(reads.assessment_facts(cluster_reads),
                                        module.params["webhook_certificate_warning_days"]))
+    if module.params["doctor"]:
+        # imported only when asked (an assessment without it pays no import); the same reads:
+        # what the assessment read already is not read again
+        from ansible_collections.eksops.windows.plugins.module_utils import doctor  # pylint: disable=import-outside-toplevel
+        result["doctor"] = doctor.examine(cluster_reads)
     module.exit_json(**result)
 
 
@@ -414,6 +460,7 @@ def main():
         argument_spec=dict(
             assess=dict(type="bool", default=True),
             webhook_certificate_warning_days=dict(type="int", default=procedure.WEBHOOK_CERT_WARNING_DAYS),
+            doctor=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

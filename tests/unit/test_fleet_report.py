@@ -129,7 +129,8 @@ def test_summary_of_an_assessed_cluster():
     assert summary == {
         "cluster": "prod", "region": "us-west-2", "status": "assessed", "mode": "control_plane",
         "windows_support": "legacy", "errors": 1, "warnings": 1, "info": 0,
-        "certificate_days_left": 12, "text": summary["text"]}
+        "certificate_days_left": 12, "identity_gaps": None, "pods_without_ip": None,
+        "ami_min_days_left": None, "ami_expired": None, "text": summary["text"]}
     assert summary["text"] == (
         "prod (us-west-2, 1.21/eks.3): mode control_plane, windows_support legacy, findings: "
         "1 error(s), 1 warning(s), 0 info, webhook certificate 12 day(s) left "
@@ -186,6 +187,7 @@ def test_report_totals():
         "findings_by_id": {"windows_host_network": ["zeta"], "single_linux_node": ["alpha", "zeta"],
                            "ipv6_cluster": ["alpha"], "webhook_certificate_expired": ["legacy-1"],
                            "legacy_support_present": ["legacy-1"]},
+        "doctor": 0, "identity_gaps": 0, "pods_without_ip": 0, "ami_expired": 0,
     }
 
 
@@ -228,7 +230,10 @@ def test_row_cells_of_an_assessed_cluster():
     assert row["certificate_expired"] is True
     assert row["sort"] == {"cluster": "legacy-1", "region": "us-west-2", "version": "0001.0018.000008",
                            "mode": "control_plane", "state": "legacy", "errors": "1", "warnings": "0",
-                           "info": "1", "certificate": "-2"}
+                           "info": "1", "certificate": "-2", "identity": "", "pods": "", "ami": ""}
+    assert (row["identity"], row["pods"], row["ami"]) == ("not checked", "not checked", "not checked")
+    assert (row["identity_gaps"], row["pods_without_ip"], row["ami_days_left"], row["ami_expired"]) == (
+        None, None, None, False)
 
 
 def test_row_of_a_failed_cluster_has_the_message_and_no_values_to_sort():
@@ -307,3 +312,94 @@ def test_findings_keep_the_source_of_their_rule_into_the_rows():
     assert row["findings"][0]["source"].startswith('EKS user guide "Windows support", 2021 edition')
     assert row["findings"][0]["changed"] == "2022-06" and row["findings"][0]["edition"] == "2021"
     assert row["info"] == 1 and row["errors"] == 0
+
+
+# --- the doctor's columns (eks_windows_info doctor=true) ------------------------------------------
+
+def doctor(identity_gaps=0, pods_without_ip=0, pod_causes=None, ami_min_days_left=None, ami_expired=0,
+           checks=("identity", "pods", "ami"), incomplete=()):
+    """The `doctor` key of an eks_windows_info result (module_utils/doctor.py examine())."""
+    return {"identity": {"authentication_mode": "API_AND_CONFIG_MAP", "roles": [], "unresolved": []},
+            "pods": [], "ami": [], "findings": [],
+            "summary": {"checks": list(checks), "identity_gaps": identity_gaps,
+                        "identity_fixable": identity_gaps, "pods_without_ip": pods_without_ip,
+                        "pod_causes": pod_causes or {}, "ami_min_days_left": ami_min_days_left,
+                        "ami_expired": ami_expired, "ami_expiring": 0, "ami_outdated": 0},
+            "incomplete": list(incomplete)}
+
+
+def with_doctor(result, **kwargs):
+    result["doctor"] = doctor(**kwargs)
+    return result
+
+
+def doctor_fleet():
+    return [
+        record(with_doctor(assessed("ok"), ami_min_days_left=90)),
+        record(with_doctor(assessed("sick"), identity_gaps=2, pods_without_ip=3,
+                           pod_causes={"node_ipv4_slots_full": 1, "windows_ipam_off": 2},
+                           ami_min_days_left=-4, ami_expired=1)),
+        record(with_doctor(assessed("one-gap"), identity_gaps=1, ami_min_days_left=12,
+                           checks=("identity", "ami"))),
+        record(assessed("plain")),
+        fr.fleet_report_entry(FAILED, host="ghost", cluster_name="ghost", region="us-west-2"),
+    ]
+
+
+def test_a_record_carries_the_doctor_summary_or_none():
+    entry = record(with_doctor(assessed("sick"), identity_gaps=2, incomplete=["ec2:DescribeImages failed"]))
+    assert entry["doctor"]["identity_gaps"] == 2
+    assert entry["doctor"]["checks"] == ["identity", "pods", "ami"]
+    assert entry["doctor"]["incomplete"] == ["ec2:DescribeImages failed"]
+    assert record(assessed("plain"))["doctor"] is None
+    assert "doctor" not in fr.fleet_report_entry(FAILED, host="ghost")
+
+
+def test_doctor_columns_of_the_rows():
+    rows = {r["name"]: r for r in fr.fleet_report_rows(fr.fleet_report(doctor_fleet()))}
+    ok, sick, one, plain, ghost = (rows[n] for n in ("ok", "sick", "one-gap", "plain", "ghost"))
+    assert (ok["identity"], ok["pods"], ok["ami"]) == ("ok", "0", "90 day(s) left")
+    assert (ok["sort"]["identity"], ok["sort"]["pods"], ok["sort"]["ami"]) == ("0", "0", "90")
+    assert ok["ami_expired"] is False and ok["pod_causes"] == ""
+    assert (sick["identity"], sick["pods"], sick["ami"]) == ("2 gaps", "3", "expired 4 day(s) ago (1 expired)")
+    assert sick["pod_causes"] == "windows_ipam_off: 2, node_ipv4_slots_full: 1"
+    assert (sick["sort"]["identity"], sick["sort"]["pods"], sick["sort"]["ami"]) == ("2", "3", "-4")
+    assert sick["ami_expired"] is True and sick["ami_days_left"] == -4
+    # the pods check was not run: not checked, and nothing to sort by
+    assert (one["identity"], one["pods"], one["ami"]) == ("1 gap", "not checked", "12 day(s) left")
+    assert (one["sort"]["pods"], one["pods_without_ip"]) == ("", None)
+    assert (plain["identity"], plain["pods"], plain["ami"]) == ("not checked",) * 3
+    assert (plain["sort"]["identity"], plain["sort"]["pods"], plain["sort"]["ami"]) == ("", "", "")
+    assert (ghost["identity"], ghost["pods"], ghost["ami"]) == ("", "", "")
+    assert (ghost["sort"]["identity"], ghost["sort"]["pods"], ghost["sort"]["ami"]) == ("", "", "")
+
+
+def test_an_ami_that_is_no_longer_visible_is_expired_and_sorts_first():
+    entry = record(with_doctor(assessed("gone"), ami_min_days_left=None, ami_expired=1))
+    row, = fr.fleet_report_rows(fr.fleet_report([entry]))
+    assert row["ami"] == "not visible (1 expired)" and row["ami_expired"] is True
+    assert int(row["sort"]["ami"]) < -10000
+    unknown = record(with_doctor(assessed("new"), ami_min_days_left=None))
+    row, = fr.fleet_report_rows(fr.fleet_report([unknown]))
+    assert (row["ami"], row["ami_expired"], row["sort"]["ami"]) == ("unknown", False, "")
+
+
+def test_doctor_totals_across_the_fleet():
+    totals = fr.fleet_report(doctor_fleet())["totals"]
+    assert (totals["doctor"], totals["identity_gaps"], totals["pods_without_ip"], totals["ami_expired"]) == (
+        3, 3, 3, 1)
+
+
+def test_summary_text_adds_the_doctor():
+    summary = fr.fleet_report_summary(doctor_fleet()[1])
+    assert (summary["identity_gaps"], summary["pods_without_ip"], summary["ami_min_days_left"],
+            summary["ami_expired"]) == (2, 3, -4, 1)
+    assert summary["text"].endswith(
+        ", doctor: node identity 2 gaps, 3 Windows pod(s) without an IP (windows_ipam_off: 2, "
+        "node_ipv4_slots_full: 1), AMI expired 4 day(s) ago (1 expired)")
+    summary = fr.fleet_report_summary(doctor_fleet()[2])
+    assert summary["pods_without_ip"] is None
+    assert summary["text"].endswith(", doctor: node identity 1 gap, AMI 12 day(s) left")
+    summary = fr.fleet_report_summary(doctor_fleet()[0])
+    assert summary["text"].endswith(", doctor: node identity ok, 0 Windows pod(s) without an IP, AMI 90 day(s) left")
+    assert "doctor" not in fr.fleet_report_summary(doctor_fleet()[3])["text"]

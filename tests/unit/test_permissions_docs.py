@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PERMISSIONS = os.path.join(ROOT, "docs", "permissions")
 PROCEDURES = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(PERMISSIONS, "rbac", "*.yml")))
 WRITING = ("enable", "disable", "prefix_delegation", "workloads", "legacy_install", "legacy_remove",
-           "renew_cert")
+           "renew_cert", "doctor")
 # kind of procedure.LEGACY_KINDS -> (API group, resource)
 RESOURCES = {"MutatingWebhookConfiguration": ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
              "Deployment": ("apps", "deployments"), "Service": ("", "services"), "Secret": ("", "secrets"),
@@ -59,7 +59,7 @@ def legacy_objects():
 
 
 def test_every_procedure_has_its_files():
-    assert PROCEDURES == sorted(["assessment", "disable", "enable", "legacy_install", "legacy_remove",
+    assert PROCEDURES == sorted(["assessment", "disable", "doctor", "enable", "legacy_install", "legacy_remove",
                                  "prefix_delegation", "renew_cert", "workloads"])
     for name in PROCEDURES:
         assert os.path.exists(os.path.join(PERMISSIONS, "iam", name + ".json")), name
@@ -137,8 +137,36 @@ def test_iam_policies_are_valid_documents(name):
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"
         for action in statement["Action"]:
-            assert re.match(r"^(eks|iam|ec2):[A-Z][A-Za-z]+$", action), action
+            assert re.match(r"^(eks|iam|ec2|ssm):[A-Z][A-Za-z]+$", action), action
         for resource in [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]:
             assert resource == "*" or resource.startswith("arn:${Partition}:"), resource
         if any(a in ("iam:AttachRolePolicy", "iam:DetachRolePolicy") for a in statement["Action"]):
             assert statement["Condition"] == {"ArnEquals": {"iam:PolicyARN": procedure.policy_arn("${Partition}")}}
+
+
+def test_the_doctor_writes_only_aws_auth_and_its_lease():
+    """The doctor's only Kubernetes write is the identity fix's patch of aws-auth (and the
+    procedure Lease); everything it examines is read."""
+    for document in documents("doctor"):
+        if document["kind"] not in ("ClusterRole", "Role"):
+            continue
+        for rule in document["rules"]:
+            if rule["apiGroups"] == ["coordination.k8s.io"]:
+                continue
+            writes = set(rule["verbs"]) - {"get", "list"}
+            if writes:
+                assert document["kind"] == "Role" and writes == {"patch"}, rule
+                assert rule["resources"] == ["configmaps"] and rule["resourceNames"] == ["aws-auth"], rule
+    for resource in ("nodes", "pods", "events"):
+        assert names_for("doctor", "", resource, "list") is None, resource
+    assert names_for("doctor", "", "configmaps", "get") >= {"amazon-vpc-cni", "aws-auth"}
+    assert procedure.LEGACY_CONTROLLER in names_for("doctor", "apps", "deployments", "get")
+
+
+def test_the_doctors_only_aws_write_is_the_windows_access_entry():
+    with open(os.path.join(PERMISSIONS, "iam", "doctor.json"), encoding="utf-8") as handle:
+        actions = [a for s in json.load(handle)["Statement"] for a in s["Action"]]
+    reads = re.compile(r"^[a-z0-9]+:(Describe|List|Get)[A-Za-z]+$")
+    assert [a for a in actions if not reads.match(a)] == ["eks:CreateAccessEntry"]
+    assert {"eks:ListAccessEntries", "eks:DescribeAccessEntry", "iam:GetInstanceProfile",
+            "ec2:DescribeImages", "ssm:GetParameter"} <= set(actions)

@@ -57,7 +57,7 @@ def module_calls(tasks):
 
 def test_the_action_group_is_what_this_test_knows():
     assert our_modules() == {NAMESPACE + m for m in (
-        "eks_windows_info", "eks_windows_legacy", "eks_windows_prefix_delegation",
+        "eks_windows_doctor", "eks_windows_info", "eks_windows_legacy", "eks_windows_prefix_delegation",
         "eks_windows_support", "eks_windows_workloads", "vpc_webhook_cert")}
 
 
