@@ -453,7 +453,7 @@ def cluster_objects(cluster, ca_key, ca_cert, creator_arn, image_prefix, instanc
     aws_auth = {"mapRoles": yaml.safe_dump(list(cluster.get("map_roles", [])) + node_role_mappings(cluster)),
                 "mapUsers": yaml.safe_dump(cluster.get("map_users", []))}
     # aws_auth_raw: the ConfigMap's text exactly as given (hand-written YAML, comments and all)
-    aws_auth.update({k: v for k, v in (cluster.get("aws_auth_raw") or {}).items()})
+    aws_auth.update(cluster.get("aws_auth_raw") or {})
     objects.append({"kind": "ConfigMap",
                     "metadata": {"name": "aws-auth", "namespace": "kube-system",
                                  "annotations": {"eksops-lab/creator": creator_arn}},
