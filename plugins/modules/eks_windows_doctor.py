@@ -96,7 +96,9 @@ notes:
   - "Permissions: the shipped least-privilege RBAC and IAM policy are docs/permissions/rbac/doctor.yml
     and docs/permissions/iam/doctor.json in the collection; C(eks:CreateAccessEntry) and the
     C(aws-auth) patch are needed only for O(state=fixed)."
-  - The identity fix never removes or rewrites a mapping; it only adds what is missing.
+  - The identity fix never removes a mapping or a group. It adds the missing groups to the role's
+    own item of C(mapRoles) (that item is written anew, so a comment inside it is lost) or appends
+    a new item; every other item keeps its bytes.
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
