@@ -79,7 +79,7 @@ options:
     default: []
   pods:
     description:
-      - C(not_running) looks at the Windows pods that are not running or not ready (the ones
+      - C(not_running) looks at the Windows pods whose phase is not C(Running) (the ones
         that can be waiting for an IP address).
       - C(all) looks at every Windows pod, which costs the events of more pods on a large
         cluster.
@@ -222,8 +222,9 @@ identity:
       elements: dict
       sample: [{node: ip-10-0-1-5.ec2.internal, reason: "iam:GetInstanceProfile failed (AccessDenied)"}]
 pods:
-  description: The Windows pods without an IP address, with their cause; null when O(checks)
-    leaves the check out.
+  description: The Windows pods looked at (see O(pods)), each with its cause; with O(pods=all)
+    also the pods that have their address (cause C(none)). Null when O(checks) leaves the check
+    out.
   returned: always
   type: list
   elements: dict
@@ -253,7 +254,7 @@ pods:
         - The first cause found, in checklist order, C(windows_ipam_off), C(legacy_controller_present),
           C(cluster_role_lacks_policy), C(pod_lacks_ipv4_request), C(node_without_ipv4_capacity),
           C(node_ipv4_slots_full), C(subnet_out_of_addresses), C(controller_event),
-          C(ip_assigned_host_problem) or C(unknown).
+          C(ip_assigned_host_problem) or C(unknown); C(none) for a pod that has its address.
       type: str
       sample: windows_ipam_off
     remedy:
