@@ -169,6 +169,10 @@ def _self_managed(reads, warning_days, today, cluster_version):
         names = [u[0] for u in users]
         label = names[0] + (" (+%d more)" % (len(names) - 1) if len(names) > 1 else "")
         record = _record("instance", label, nodes=names, instance_id=users[0][1], image_id=image_id)
+        if image is None and reads.refused("ec2:DescribeImages"):
+            record["detail"] = "%s: ec2:DescribeImages was refused, the image's age is unknown" % image_id
+            records.append(record)
+            continue
         if image is None:
             record["status"] = "not_visible"
             record["detail"] = "%s: %s" % (image_id, _days_words(record))

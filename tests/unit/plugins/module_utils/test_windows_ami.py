@@ -142,3 +142,17 @@ def test_a_group_one_release_behind_with_time_left_is_outdated():
     [record] = windows_ami.drift(ClusterReads(clients), 30, TODAY)
     assert record["status"] == "outdated" and record["days_left"] > 30
     assert [f["id"] for f in windows_ami.findings_of([record], finding)] == ["windows_ami_outdated"]
+
+
+def test_a_refused_image_read_is_unknown_not_expired():
+    server = FakeApiServer(windows_node("self-1", "i-000000000000000b1"))
+    clients = FakeClients(server)
+    clients.stub("eks").add_response("list_nodegroups", {"nodegroups": []})
+    clients.stub("ec2").add_response("describe_instances", {"Reservations": [{"Instances": [
+        {"InstanceId": "i-000000000000000b1", "ImageId": "ami-old"}]}]})
+    clients.stub("ec2").add_client_error("describe_images", "UnauthorizedOperation", http_status_code=403)
+    reads = ClusterReads(clients)
+    [record] = windows_ami.drift(reads, 30, TODAY)
+    assert record["status"] == "unknown" and "refused" in record["detail"]
+    assert windows_ami.findings_of([record], finding) == []
+    assert "ec2:DescribeImages failed (UnauthorizedOperation)" in reads.incomplete
