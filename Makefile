@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv lab-build demo test unit lab-test integration sanity lint readme-check molecule perf mutation clean lab-stop
+.PHONY: help venv lab-build demo test unit floor lab-test integration sanity lint readme-check molecule perf mutation clean lab-stop
 
 # `make help` prints every target that has a `## ` comment on its line, in file order.
 help: ## this list
@@ -51,6 +51,29 @@ unit: venv ## unit tests (pytest, fakes and Stubber; under a minute)
 	@echo "== unit tests"
 	$(BIN)/python -m pytest -q tests/unit
 
+# The ansible-core floor (requirements/floor.txt): a second environment with the oldest
+# ansible-core the metadata claims, every other package read from the main one (a .pth file
+# placed after its own site-packages), runs the unit suite and one integration playbook.
+FLOOR := $(ROOT)/.build/floor
+FLOOR_SITE = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+$(FLOOR)/.stamp: requirements/floor.txt $(VENV)/.stamp
+	@echo "== the ansible-core floor environment ($(FLOOR))"
+	rm -rf $(FLOOR)
+	$(BIN)/python -m venv $(FLOOR)
+	$(FLOOR)/bin/python -m pip install -q --disable-pip-version-check -r requirements/floor.txt 2>&1 | grep -v "^WARNING: Location" || true
+	echo "$(FLOOR_SITE)" > $$($(FLOOR)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/eksops-main-venv.pth
+	touch $@
+
+floor: venv lab-build $(FLOOR)/.stamp ## the unit suite and one playbook on the oldest ansible-core claimed (2.19)
+	@echo "== ansible-core floor: $$($(FLOOR)/bin/ansible --version | head -1)"
+	$(FLOOR)/bin/python -c 'import ansible.release as r, sys; v = tuple(int(x) for x in r.__version__.split(".")[:2]); sys.exit(0 if v == (2, 19) else "the floor environment runs ansible-core %s, not 2.19" % r.__version__)'
+	@# test_execution_environment drives ansible-builder, a tool of the main environment only
+	PATH=$(FLOOR)/bin:$$PATH $(FLOOR)/bin/python -m pytest -q -p no:cacheprovider tests/unit \
+	  --ignore=tests/unit/test_execution_environment.py
+	PATH=$(FLOOR)/bin:$$PATH $(FLOOR)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_foundation.py \
+	  -k "cluster_info_playbook_reads_every_cluster or lookup_kubeconfig_drives_kubernetes_core"
+
 lab-test: venv lab-build ## tests of the lab itself
 	@echo "== tests of the lab itself"
 	$(BIN)/python -m pytest -q tests/lab/tests
@@ -80,7 +103,7 @@ readme-check: venv lab-build ## the README's commands, run as a newcomer would
 	@echo "== the README's commands"
 	$(BIN)/python -m pytest -q tests/readme
 
-GATES := unit lab-test integration molecule sanity lint readme-check
+GATES := unit floor lab-test integration molecule sanity lint readme-check
 
 # Every gate in turn, each timed; the times are printed at the end (and a failed gate ends the run).
 test: venv lab-build ## every gate above in turn, timed (what CI runs)
