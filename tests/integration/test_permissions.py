@@ -25,7 +25,11 @@ from eksopslab.testing import ROOT, SCENARIOS, running_lab, task_results
 
 PERMISSIONS = os.path.join(ROOT, "docs", "permissions")
 PROCEDURES = ("assessment", "enable", "disable", "prefix_delegation", "workloads",
-              "legacy_install", "legacy_remove", "renew_cert")
+              "legacy_install", "legacy_remove", "renew_cert", "doctor")
+# the fleet report with its doctor columns (fleet_report_doctor, the default): both procedures
+REPORT = ("assessment", "doctor")
+DOCTOR_TASK = "Examine the Windows nodes, pods and AMIs of the cluster"
+AWS_AUTH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
 # migrate_to_control_plane assesses, removes the legacy components, then enables
 MIGRATE = ("assessment", "legacy_remove", "enable")
 # one IAM action removed from a procedure's policy, for the procedures whose policy holds more
@@ -70,6 +74,7 @@ def identities():
     WITHOUT_ACTION entry (the procedure's groups, its policy minus that action)."""
     found = {f"perm-{p}": (policy([p]), [group(p)]) for p in PROCEDURES}
     found["perm-migrate"] = (policy(MIGRATE), [group(p) for p in MIGRATE])
+    found["perm-report"] = (policy(REPORT), [group(p) for p in REPORT])
     for procedure, action in WITHOUT_ACTION.items():
         found[f"perm-{procedure}-minus"] = (policy([procedure], without=action), [group(procedure)])
     return found
@@ -413,3 +418,36 @@ def test_migrate_as_the_shipped_identities(lab):
     assert legacy_objects(lab, "p-legacy") == []
     assert cni(lab, "p-legacy")["enable-windows-ipam"] == "true"
     assert "AmazonEKSVPCResourceController" in attached(lab, "p-legacy")
+
+
+# --- the Windows node doctor --------------------------------------------------------------
+def test_doctor_as_the_shipped_identity(lab):
+    for host in ("p-addon", "p-old", "p-doctor"):
+        rc, admin, raw = run(lab, "windows_doctor", host)
+        assert rc == 0, raw
+        rc, parsed, raw = run(lab, "windows_doctor", host, user="perm-doctor")
+        assert rc == 0, raw
+        mine, theirs = task_results(parsed, DOCTOR_TASK)[host], task_results(admin, DOCTOR_TASK)[host]
+        assert mine["incomplete"] == [], mine["incomplete"]  # nothing refused
+        for key in ("identity", "pods", "ami", "findings", "summary"):
+            assert mine[key] == theirs[key], key
+    assert task_results(parsed, DOCTOR_TASK)["p-doctor"]["summary"]["identity_gaps"] == 1
+
+
+def test_the_fleet_report_with_the_doctor_columns_as_the_shipped_identities(lab):
+    runs = [run(lab, "fleet_report", "p-doctor", "-e", f"fleet_report_dir={lab.lab.path(who)}", user=user)
+            for who, user in (("doctor-admin", None), ("doctor-restricted", "perm-report"))]
+    assert [rc for rc, _parsed, _raw in runs] == [0, 0], runs[1][2]
+    assert outcome(runs[1][1], "p-doctor") == outcome(runs[0][1], "p-doctor")
+    summary = runs[1][1]["global_custom_stats"]["eksops_windows_fleet_report"]["p-doctor"]
+    assert summary["identity_gaps"] == 1 and summary["pods_without_ip"] == 1, summary
+
+
+def test_doctor_fix_as_the_shipped_identity(lab):
+    variables = json.dumps({"windows_doctor_state": "fixed", "windows_doctor_identity_fix_allowed": ["p-doc-*"]})
+    rc, parsed, raw = run(lab, "windows_doctor", "p-doctor", "-e", variables, user="perm-doctor")
+    assert rc == 0, raw
+    assert task_results(parsed, DOCTOR_TASK)["p-doctor"]["changed"] is True
+    mappings = yaml.safe_load(lab.get("p-doctor", AWS_AUTH)["data"]["mapRoles"])
+    [windows] = [m for m in mappings if m["rolearn"].endswith("/p-doc-win")]
+    assert windows["groups"] == ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"]
