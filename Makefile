@@ -89,7 +89,9 @@ sanity: venv ## ansible-test sanity, offline, no Docker
 # ansible-lint gets an ANSIBLE_HOME of its own: it puts $ANSIBLE_HOME/collections (default
 # ~/.ansible) first, where molecule's prerun leaves a copy of this collection as it was at the
 # last molecule run; lint must resolve our modules and roles from the working tree.
-lint: venv ## ansible-lint, production profile, offline
+lint: venv ## ruff (ruff.toml), then ansible-lint (production profile, offline; its yaml rule is yamllint)
+	@echo "== ruff (ruff.toml: pycodestyle, pyflakes, import order)"
+	$(BIN)/ruff check .
 	@echo "== ansible-lint (production profile, offline)"
 	ANSIBLE_HOME=$(ROOT)/.build/lint-home $(BIN)/ansible-lint --offline --profile production
 

@@ -74,7 +74,6 @@ import os
 import sys
 
 from ansible.errors import AnsibleLookupError
-
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
@@ -82,7 +81,7 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import R
 from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 
 try:
-    import boto3
+    import boto3  # noqa: F401 (AWSLookupBase makes the clients; HAS_BOTO3 says whether boto3 is there)
     import botocore
     import botocore.session
     HAS_BOTO3 = True

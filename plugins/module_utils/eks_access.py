@@ -19,14 +19,11 @@ import re
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule, aws_argument_spec
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.eksops.windows.plugins.module_utils import certificates
-from ansible_collections.eksops.windows.plugins.module_utils import eks_token
+from ansible_collections.eksops.windows.plugins.module_utils import certificates, eks_token
 from ansible_collections.eksops.windows.plugins.module_utils import errors as eksops_errors
 from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube, Urllib3Transport
 
@@ -497,13 +494,13 @@ class EksClusterModule(AnsibleAWSModule):
         key = (service, retry_decorator is not None, tuple(sorted(extra_params.items())))
         if key in self._aws_clients:
             return self._aws_clients[key]
+        import boto3  # pylint: disable=import-outside-toplevel
         from ansible_collections.amazon.aws.plugins.module_utils.botocore import (  # pylint: disable=import-outside-toplevel
             get_aws_connection_info,
         )
         from ansible_collections.amazon.aws.plugins.module_utils.retries import (  # pylint: disable=import-outside-toplevel
             RetryingBotoClientWrapper,
         )
-        import boto3  # pylint: disable=import-outside-toplevel
 
         region, endpoint_url, params = get_aws_connection_info(self)
         params.update(extra_params)

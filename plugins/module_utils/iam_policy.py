@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
 from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError
 

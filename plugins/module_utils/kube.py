@@ -331,6 +331,7 @@ class Urllib3Transport(object):
         proves the server holds that certificate's key. None for plain HTTP and through a proxy."""
         import socket  # pylint: disable=import-outside-toplevel
         import ssl  # pylint: disable=import-outside-toplevel
+
         from urllib3.util import parse_url  # pylint: disable=import-outside-toplevel
 
         url = parse_url(self.host)

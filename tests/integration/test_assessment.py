@@ -9,7 +9,6 @@ import time
 
 import pytest
 from cryptography import x509
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 

@@ -334,8 +334,9 @@ def test_disable_as_the_shipped_identity(lab):
 
 # --- the legacy webhook's certificate (v1 app-serving on 1.24), legacy install and remove ----
 def not_after(lab, cluster):
-    from cryptography import x509  # pylint: disable=import-outside-toplevel
     import base64  # pylint: disable=import-outside-toplevel
+
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
 
     secret = lab.get(cluster, "/api/v1/namespaces/kube-system/secrets/vpc-admission-webhook-certs")
     return x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["cert.pem"])).not_valid_after_utc

@@ -15,8 +15,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
-from eksopslab.lab import Lab, load_scenario  # noqa: E402
 from eksopslab import fixtures  # noqa: E402
+from eksopslab.lab import Lab, load_scenario  # noqa: E402
 from eksopslab.testing import LabHandle  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))

@@ -44,8 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 from eksopslab import kube  # noqa: E402
 from eksopslab.lab import Lab, load_scenario  # noqa: E402
-from eksopslab.testing import (AWS_READ_PREFIXES, WRITE_VERBS, LabHandle,  # noqa: E402
-                               write_yaml)
+from eksopslab.testing import AWS_READ_PREFIXES, WRITE_VERBS, LabHandle, write_yaml  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PARALLEL = 5

@@ -34,7 +34,7 @@ def test_every_make_target_the_readme_names_exists():
 
 def test_ci_runs_the_readme_test_command():
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as handle:
-        lines = [l.strip() for l in handle if l.strip() and not l.startswith("#")]
+        lines = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
     assert lines[-1] == "make test"
 
 

@@ -7,9 +7,9 @@ import json
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, Clients
 from ansible_collections.eksops.windows.plugins.module_utils.kube import KINDS, Kube
 

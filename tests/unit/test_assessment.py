@@ -3,9 +3,8 @@ built by hand: the edges the lab scenario does not reach."""
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, procedure, reads
-
 import fakes
+from ansible_collections.eksops.windows.plugins.module_utils import assessment, procedure, reads
 
 
 def node(name, os_name="linux", instance_type="m5.large", pods=29, kernel=None, labels=None, **extra):

@@ -16,13 +16,12 @@ import subprocess
 import sys
 import tarfile
 
+import ansible_collections
 import pytest
 import yaml
-from packaging.specifiers import SpecifierSet
-
-import ansible_collections
 from ansible.config.manager import ConfigManager
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
+from packaging.specifiers import SpecifierSet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EE_DIR = os.path.join(ROOT, "execution-environment")

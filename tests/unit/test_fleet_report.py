@@ -6,7 +6,6 @@ import os
 import re
 
 import pytest
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.eksops.windows.plugins.filter import fleet_report as fr

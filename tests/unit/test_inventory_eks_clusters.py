@@ -5,12 +5,11 @@ AWS answers come from botocore's Stubber."""
 import boto3
 import pytest
 from ansible.errors import AnsibleError
-from botocore.stub import Stubber
-
 from ansible.inventory.data import InventoryData
-
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from botocore.stub import Stubber
+
 from ansible_collections.eksops.windows.plugins.inventory import eks_clusters
 from ansible_collections.eksops.windows.plugins.plugin_utils import eks_inventory as inv
 from ansible_collections.eksops.windows.plugins.plugin_utils.eks_inventory import InventoryConfigError

@@ -35,8 +35,7 @@ import uuid
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.eks import urls
-from moto.eks.exceptions import (InvalidParameterException, InvalidRequestException,
-                                 ResourceInUseException, ResourceNotFoundException)
+from moto.eks.exceptions import InvalidParameterException, InvalidRequestException, ResourceInUseException, ResourceNotFoundException
 from moto.eks.responses import EKSResponse
 
 # (account, region, cluster) -> {principal ARN: entry}, in creation order

@@ -23,7 +23,6 @@ import json
 import uuid
 
 import yaml
-
 from moto.core.responses import ActionResult
 from moto.eks import urls
 from moto.eks.exceptions import InvalidParameterException, ResourceNotFoundException

@@ -12,7 +12,6 @@ import os
 import time
 
 import kubernetes
-
 import yaml
 
 from . import kube, pki

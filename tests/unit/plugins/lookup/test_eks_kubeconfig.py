@@ -175,8 +175,8 @@ def stubbed_eks(monkeypatch):
     is one answer of the Stubber), and the backoff's sleeps are recorded, not slept."""
     import boto3
     import botocore.config
-    from botocore.stub import Stubber
     from ansible_collections.amazon.aws.plugins.module_utils import cloud
+    from botocore.stub import Stubber
 
     client = boto3.session.Session(aws_access_key_id="AKIAUNIT", aws_secret_access_key="secret").client(
         "eks", region_name="us-west-2",

@@ -6,12 +6,11 @@ ConfigMap."""
 import json
 
 import pytest
+from test_windows_support import cluster_objects, no_addon, policies
 
 from ansible_collections.eksops.windows.plugins.module_utils import cni_config, reads, windows_support
 from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, InputError, StepError
-
 from fakes import FakeApiServer, FakeClients, obj
-from test_windows_support import cluster_objects, no_addon, policies
 
 CM_PATH = "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"
 SCHEMA_IPAM = json.dumps({"$ref": "#/definitions/VpcCni", "definitions": {"VpcCni": {

@@ -4,7 +4,6 @@ import urllib3
 from ansible_collections.eksops.windows.plugins.module_utils import eks_access
 from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError, KubeError
 from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
-
 from fakes import FakeApiServer
 
 CLUSTER = {"name": "prod", "endpoint": "https://prod.example:443", "ca_data": "Q0E="}

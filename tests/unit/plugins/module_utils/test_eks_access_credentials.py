@@ -6,9 +6,9 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
+
 from ansible_collections.eksops.windows.plugins.module_utils import eks_access
 
 ENV_KEY, ENV_SECRET = "AKIAENVIRONMENT00000", "env-secret"

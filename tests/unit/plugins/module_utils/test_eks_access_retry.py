@@ -5,10 +5,10 @@ botocore's Stubber answers every attempt; the backoff's sleeps are recorded, not
 import boto3
 import botocore.exceptions
 import pytest
-from botocore.stub import Stubber
-
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from botocore.stub import Stubber
+
 from ansible_collections.eksops.windows.plugins.module_utils import eks_access
 
 CALLS = [

@@ -1,8 +1,8 @@
 import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.eksops.windows.plugins.module_utils import iam_policy
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
 from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError

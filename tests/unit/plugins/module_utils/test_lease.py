@@ -6,7 +6,6 @@ import pytest
 
 from ansible_collections.eksops.windows.plugins.module_utils import lease
 from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError, LeaseError
-
 from fakes import FakeApiServer, FakeClients, obj
 
 NOW = 1_800_000_000.0

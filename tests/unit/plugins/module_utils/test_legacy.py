@@ -10,7 +10,6 @@ import pytest
 from ansible_collections.eksops.windows.plugins.module_utils import legacy, procedure
 from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError
 from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
-
 from fakes import FakeApiServer, FakeClients, obj
 
 NS = "kube-system"

@@ -1,10 +1,9 @@
 import pytest
+from test_webhook_cert import CA_DATA, FakeClock, SigningApiServer
 
 from ansible_collections.eksops.windows.plugins.module_utils import legacy_install, procedure, reads
 from ansible_collections.eksops.windows.plugins.module_utils.errors import BlockedError, StepError
-
 from fakes import FakeClients, node
-from test_webhook_cert import CA_DATA, FakeClock, SigningApiServer
 
 
 @pytest.mark.parametrize("region, registry", [

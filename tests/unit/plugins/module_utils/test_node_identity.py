@@ -7,7 +7,6 @@ import yaml
 from ansible_collections.eksops.windows.plugins.module_utils import node_identity, procedure
 from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError
 from ansible_collections.eksops.windows.plugins.module_utils.reads import ClusterReads
-
 from fakes import FakeApiServer, FakeClients, node, obj
 
 ACCOUNT = "123456789012"

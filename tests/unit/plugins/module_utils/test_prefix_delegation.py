@@ -8,7 +8,6 @@ import pytest
 
 from ansible_collections.eksops.windows.plugins.module_utils import cni_config, prefix_delegation, reads
 from ansible_collections.eksops.windows.plugins.module_utils.errors import BlockedError, EksOpsError, InputError
-
 from fakes import FakeApiServer, FakeClients, node, obj
 
 CM_PATH = "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"

@@ -2,7 +2,6 @@
 assessment's pod reads grow with the Windows nodes, not with every pod of the cluster."""
 
 from ansible_collections.eksops.windows.plugins.module_utils import reads
-
 from fakes import FakeApiServer, FakeClients, node, obj
 
 

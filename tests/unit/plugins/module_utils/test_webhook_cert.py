@@ -19,7 +19,6 @@ from ansible_collections.eksops.windows.plugins.module_utils import (
     webhook_cert,
 )
 from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError, StepError
-
 from fakes import FakeApiServer, FakeClients, node, obj
 
 KS = "kube-system"

@@ -10,7 +10,6 @@ from ansible_collections.eksops.windows.plugins.module_utils.errors import (
     BlockedError,
     StepError,
 )
-
 from fakes import FakeApiServer, FakeClients, node, obj
 
 ROLE = "c-role"

@@ -4,7 +4,6 @@ writes nothing."""
 
 from ansible_collections.eksops.windows.plugins.module_utils import workload_selectors, workloads
 from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
-
 from fakes import FakeApiServer, node, obj
 
 

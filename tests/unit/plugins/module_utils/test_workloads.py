@@ -1,13 +1,12 @@
 import os
 
 import pytest
-
-from fakes import FakeApiServer
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
 import yaml
 
 from ansible_collections.eksops.windows.plugins.module_utils import workloads
+from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+from fakes import FakeApiServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))))

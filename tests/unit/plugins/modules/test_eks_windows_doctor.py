@@ -10,7 +10,6 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.eksops.windows.plugins.module_utils import doctor, eks_access, errors
 from ansible_collections.eksops.windows.plugins.modules import eks_windows_doctor
-
 from fakes import CLUSTER, FakeApiServer, FakeClients
 
 ROLE = "arn:aws:iam::123456789012:role/eks-windows-nodes"
