@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv lab-build demo test unit floor lab-test integration sanity lint readme-check molecule perf mutation clean lab-stop
+.PHONY: help venv lab-build demo test unit floor docs docs-check lab-test integration sanity lint readme-check molecule perf mutation clean lab-stop
 
 # `make help` prints every target that has a `## ` comment on its line, in file order.
 help: ## this list
@@ -74,6 +74,24 @@ floor: venv lab-build $(FLOOR)/.stamp ## the unit suite and one playbook on the 
 	PATH=$(FLOOR)/bin:$$PATH $(FLOOR)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_foundation.py \
 	  -k "cluster_info_playbook_reads_every_cluster or lookup_kubeconfig_drives_kubernetes_core"
 
+# The plugin and role reference (docs/reference/) is generated from DOCUMENTATION, EXAMPLES,
+# RETURN and meta/argument_specs.yml by antsibull-docs (pinned in requirements/dev.txt: its
+# version is in every page); docs-check regenerates it aside and fails on any difference.
+ANTSIBULL_DOCS = $(BIN)/antsibull-docs collection --use-current --output-format simplified-rst \
+  --squash-hierarchy --fail-on-error
+
+docs: venv ## regenerate docs/reference/ from the plugins' and roles' own documentation
+	rm -rf docs/reference
+	mkdir -p docs/reference
+	$(ANTSIBULL_DOCS) --dest-dir docs/reference eksops.windows
+
+docs-check: venv ## docs/reference/ is what the plugins and roles document (else: make docs)
+	@echo "== the generated reference (docs/reference/)"
+	rm -rf $(ROOT)/.build/docs-check
+	mkdir -p $(ROOT)/.build/docs-check
+	$(ANTSIBULL_DOCS) --dest-dir $(ROOT)/.build/docs-check eksops.windows
+	@diff -r docs/reference $(ROOT)/.build/docs-check || { echo "docs/reference/ is not what the plugins' and roles' documentation says: run 'make docs' and commit the result"; exit 1; }
+
 lab-test: venv lab-build ## tests of the lab itself
 	@echo "== tests of the lab itself"
 	$(BIN)/python -m pytest -q tests/lab/tests
@@ -105,7 +123,7 @@ readme-check: venv lab-build ## the README's commands, run as a newcomer would
 	@echo "== the README's commands"
 	$(BIN)/python -m pytest -q tests/readme
 
-GATES := unit floor lab-test integration molecule sanity lint readme-check
+GATES := unit floor lab-test integration molecule sanity lint docs-check readme-check
 
 # Every gate in turn, each timed; the times are printed at the end (and a failed gate ends the run).
 test: venv lab-build ## every gate above in turn, timed (what CI runs)
