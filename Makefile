@@ -65,7 +65,7 @@ $(FLOOR)/.stamp: requirements/floor.txt $(VENV)/.stamp
 	echo "$(FLOOR_SITE)" > $$($(FLOOR)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/eksops-main-venv.pth
 	touch $@
 
-floor: venv lab-build $(FLOOR)/.stamp ## the unit suite and one playbook on the oldest ansible-core claimed (2.19)
+floor: venv lab-build $(FLOOR)/.stamp ## the unit suite and two playbooks on the oldest ansible-core claimed (2.19)
 	@echo "== ansible-core floor: $$($(FLOOR)/bin/ansible --version | head -1)"
 	$(FLOOR)/bin/python -c 'import ansible.release as r, sys; v = tuple(int(x) for x in r.__version__.split(".")[:2]); sys.exit(0 if v == (2, 19) else "the floor environment runs ansible-core %s, not 2.19" % r.__version__)'
 	@# test_execution_environment drives ansible-builder, a tool of the main environment only
