@@ -140,6 +140,9 @@ def test_lab_config_lists_every_cluster_with_its_describe_cluster_facts(lab, env
             "eks_status": cluster["status"],
             "eks_tags": cluster["tags"],
             "eks_ip_family": cluster["kubernetesNetworkConfig"]["ipFamily"],
+            "eks_authentication_mode": cluster["accessConfig"]["authenticationMode"],
+            # every cluster of the scenario is in the version table, web-staging (1.21 eks.3) too
+            "eks_control_plane_support": True,
             "ansible_connection": "local",
             "ansible_python_interpreter": "{{ ansible_playbook_python }}",
         }, name
