@@ -81,7 +81,7 @@ from ansible_collections.eksops.windows.plugins.module_utils.eks_access import R
 from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 
 try:
-    import boto3  # noqa: F401 (AWSLookupBase makes the clients; HAS_BOTO3 says whether boto3 is there)
+    import boto3  # noqa: F401 pylint: disable=unused-import (AWSLookupBase makes the clients; HAS_BOTO3 says whether boto3 is there)
     import botocore
     import botocore.session
     HAS_BOTO3 = True
@@ -145,6 +145,12 @@ class LookupModule(AWSLookupBase):
                 "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN in the environment (an AWX credential "
                 "does), or use profile=." % ", ".join(given))
         super(LookupModule, self).run(terms, variables, **kwargs)
+        if self.get_option("profile"):
+            # a named profile wins over keys of the environment, for DescribeCluster as for the
+            # exec user's `--profile` (botocore's rule; amazon.aws refuses both at once, already
+            # when it reads the region)
+            for option in ("access_key", "secret_key", "session_token"):
+                self.set_option(option, None)
         region = self.region
         if not region:
             raise AnsibleLookupError("eks_kubeconfig needs a region: set region= or AWS_REGION")
@@ -155,11 +161,6 @@ class LookupModule(AWSLookupBase):
             direct = kwargs.get("profile") or kwargs.get("aws_profile")
             source = "AWS_PROFILE" if not direct and os.environ.get("AWS_PROFILE") == profile else None
             raise AnsibleLookupError("eks_kubeconfig: " + undefined_profiles_message([profile], available, source))
-        if profile:
-            # a named profile wins over keys of the environment, for DescribeCluster as for the
-            # exec user's `--profile` (botocore's rule; amazon.aws refuses both at once)
-            for option in ("access_key", "secret_key", "session_token"):
-                self.set_option(option, None)
         eks = self.client("eks", retry_decorator=RETRY)
         result = []
         for name in terms:

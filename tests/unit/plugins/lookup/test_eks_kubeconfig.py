@@ -132,6 +132,13 @@ def test_a_profile_wins_over_the_environments_keys(monkeypatch):
     monkeypatch.setattr(eks_kubeconfig.botocore.session.Session, "available_profiles",
                         property(lambda _self: ["ops"]))
     plugin = lookup(profile="ops", access_key="AKIAENV", secret_key="from-env")  # as AWS_* would set them
+    options = plugin.get_options
+
+    def refuse_both():  # what amazon.aws does when it reads the region or the connection info
+        found = options()
+        assert not (found["profile"] and found["access_key"]), "a profile and keys reached amazon.aws"
+        return found
+    plugin.get_options = refuse_both
     config = plugin.run(["prod"])[0]
     assert RecordingSession.profiles == ["ops"]
     assert plugin.get_option("access_key") is None and "AKIAENV" not in repr(config)
