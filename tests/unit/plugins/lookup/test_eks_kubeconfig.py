@@ -102,10 +102,9 @@ class RecordingSession:
 
     def __init__(self, profile_name=None, region_name=None):
         RecordingSession.profiles.append(profile_name)
-        self.events = None
 
-    def client(self, service, endpoint_url=None, region_name=None, config=None, **_credentials):
-        assert service == "eks" and region_name == "us-west-2"
+    def client(self, service, endpoint_url=None):
+        assert service == "eks"
         return self
 
     @staticmethod
@@ -114,34 +113,12 @@ class RecordingSession:
 
 
 def lookup(**options):
-    """The lookup with its options set as Ansible would set them (amazon.aws's fragments)."""
     plugin = eks_kubeconfig.LookupModule()
-    settings = {"region": "us-west-2", "profile": None, "endpoint_url": None, "access_key": None,
-                "secret_key": None, "session_token": None}
+    settings = {"region": "us-west-2", "profile": None, "endpoint_url": None}
     settings.update(options)
     plugin.set_options = lambda var_options=None, direct=None: None
     plugin.get_option = settings.get
-    plugin.get_options = lambda: dict(settings)
-    plugin.set_option = settings.__setitem__
     return plugin
-
-
-def test_a_profile_wins_over_the_environments_keys(monkeypatch):
-    RecordingSession.profiles = []
-    monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", RecordingSession)
-    monkeypatch.setattr(eks_kubeconfig.botocore.session.Session, "available_profiles",
-                        property(lambda _self: ["ops"]))
-    plugin = lookup(profile="ops", access_key="AKIAENV", secret_key="from-env")  # as AWS_* would set them
-    options = plugin.get_options
-
-    def refuse_both():  # what amazon.aws does when it reads the region or the connection info
-        found = options()
-        assert not (found["profile"] and found["access_key"]), "a profile and keys reached amazon.aws"
-        return found
-    plugin.get_options = refuse_both
-    config = plugin.run(["prod"])[0]
-    assert RecordingSession.profiles == ["ops"]
-    assert plugin.get_option("access_key") is None and "AKIAENV" not in repr(config)
 
 
 @pytest.mark.parametrize("profile, session_profile, args", [
@@ -152,8 +129,6 @@ def test_a_profile_wins_over_the_environments_keys(monkeypatch):
 def test_the_lookup_uses_one_profile_for_describe_cluster_and_the_exec_user(monkeypatch, profile, session_profile, args):
     RecordingSession.profiles = []
     monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", RecordingSession)
-    monkeypatch.setattr(eks_kubeconfig.botocore.session.Session, "available_profiles",
-                        property(lambda _self: ["ops"]))
     config = lookup(profile=profile).run(["prod"])[0]
     assert RecordingSession.profiles == [session_profile]
     assert config["users"][0]["user"]["exec"]["args"][1:] == ["--cluster-name", "prod", "--region", "us-west-2"] + args
@@ -194,9 +169,9 @@ def stubbed_eks(monkeypatch):
 
     class Session:
         def __init__(self, profile_name=None, region_name=None):
-            self.events = None
+            pass
 
-        def client(self, service, endpoint_url=None, region_name=None, config=None, **_credentials):
+        def client(self, service, endpoint_url=None):
             return client
 
     monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", Session)
@@ -247,18 +222,3 @@ def test_the_lookup_does_not_retry_what_another_try_cannot_change(stubbed, code,
         lookup().run(["prod"])
     assert str(error.value) == message
     assert slept == []
-
-
-@pytest.mark.parametrize("option", ["access_key", "secret_key", "session_token", "aws_access_key_id"])
-def test_keys_given_to_the_lookup_are_refused_with_what_to_do(option):
-    with pytest.raises(AnsibleLookupError) as error:
-        lookup().run(["prod"], **{option: "AKIAEXAMPLE"})
-    assert option in str(error.value) and "AWS_ACCESS_KEY_ID" in str(error.value)
-    assert "AKIAEXAMPLE" not in str(error.value)
-
-
-def test_the_options_are_amazon_aws_s():
-    import yaml
-    doc = yaml.safe_load(eks_kubeconfig.DOCUMENTATION)
-    assert doc["extends_documentation_fragment"] == ["amazon.aws.common.plugins", "amazon.aws.region.plugins"]
-    assert sorted(doc["options"]) == ["_terms"]  # region, profile, endpoint_url, keys: the fragments'
