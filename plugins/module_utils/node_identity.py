@@ -19,7 +19,7 @@ import copy
 import fnmatch
 import re
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
+from ansible_collections.eksops.windows.plugins.module_utils import procedure, workloads
 from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError, InputError, KubeError
 
 try:
@@ -146,7 +146,7 @@ def audit(reads):
         if (group.get("amiType") or "").startswith(procedure.WINDOWS_AMI_TYPE_PREFIX) and group.get("nodeRole"):
             record_of(group["nodeRole"])["sources"].append(
                 {"kind": "nodegroup", "name": name, "os": "windows", "karpenter": False})
-    windows = [n for n in nodes if _node_os(n) == "windows"]
+    windows = [n for n in nodes if workloads.is_windows_node(n)]
     if not windows and not records:
         return {"authentication_mode": mode, "roles": [], "unresolved": []}
     self_managed = []
@@ -171,11 +171,6 @@ def audit(reads):
     return {"authentication_mode": mode, "roles": judged, "unresolved": unresolved}
 
 
-def _node_os(node):
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    return labels.get("kubernetes.io/os") or labels.get("beta.kubernetes.io/os")
-
-
 def _linux_sharing(reads, mode, nodes, groups, records):
     """Mark the Windows roles that Linux node groups (and, where the mode makes sharing a
     problem, self-managed Linux nodes) also use."""
@@ -188,7 +183,7 @@ def _linux_sharing(reads, mode, nodes, groups, records):
             record["linux_sources"].append({"kind": "nodegroup", "name": name, "os": "linux"})
     if mode == procedure.AUTH_MODE_CONFIG_MAP:
         return  # aws-auth maps one role for both: sharing is no problem there
-    linux = [n for n in nodes if _node_os(n) == "linux"
+    linux = [n for n in nodes if workloads.node_os(n) == "linux"
              and not (n["metadata"].get("labels") or {}).get(procedure.NODEGROUP_LABEL)
              and not (n["metadata"].get("labels") or {}).get(procedure.FARGATE_COMPUTE_LABEL)]
     if not linux:

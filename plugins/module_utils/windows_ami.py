@@ -15,7 +15,7 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
+from ansible_collections.eksops.windows.plugins.module_utils import procedure, workloads
 
 DATE = re.compile(r"(20\d{2})[.-]?(\d{2})[.-]?(\d{2})")
 
@@ -152,9 +152,8 @@ def _days_words(record):
 def _self_managed(reads, warning_days, today, cluster_version):
     from ansible_collections.eksops.windows.plugins.module_utils.node_identity import provider_instance_id  # pylint: disable=import-outside-toplevel
 
-    nodes = [n for n in reads.nodes()
-             if ((n["metadata"].get("labels") or {}).get("kubernetes.io/os") == "windows"
-                 and not (n["metadata"].get("labels") or {}).get(procedure.NODEGROUP_LABEL))]
+    nodes = [n for n in reads.nodes() if workloads.is_windows_node(n)
+             and not workloads.node_labels(n).get(procedure.NODEGROUP_LABEL)]
     ids = dict((n["metadata"]["name"], provider_instance_id(n)) for n in nodes)
     instances = reads.instances([i for i in ids.values() if i]) if any(ids.values()) else {}
     by_image = {}
