@@ -18,8 +18,15 @@ description:
     plugin that runs this collection's token helper with the controller's Python, so every
     Kubernetes client makes a fresh EKS token when it needs one. No token is ever part of the
     returned value, so none can reach a task result or a log.
-  - The AWS credentials come from the environment or O(profile), on the controller; the
-    Kubernetes client that runs the exec plugin must run there too (C(connection=local)).
+  - "AWS access is amazon.aws's, as for this collection's modules and inventory: O(profile),
+    O(region), O(endpoint_url) and the credentials of the environment (E(AWS_ACCESS_KEY_ID),
+    E(AWS_SECRET_ACCESS_KEY), E(AWS_SESSION_TOKEN), E(AWS_PROFILE)), as AWX credentials set
+    them, on the controller; the Kubernetes client that runs the exec plugin must run there too
+    (C(connection=local))."
+  - "The token helper of the kubeconfig's C(exec) user runs in the Kubernetes client's process
+    with that environment, and with C(--profile) when O(profile) is set. Access keys given to the
+    lookup itself (O(access_key), O(secret_key), O(session_token) as lookup arguments) are refused:
+    the helper could only get them from the kubeconfig, and no key is ever written into one."
 author:
   - eksops.windows maintainers (!UNKNOWN)
 options:
@@ -28,23 +35,9 @@ options:
     required: true
     type: list
     elements: str
-  region:
-    description: AWS region of the clusters. Defaults to E(AWS_REGION) or E(AWS_DEFAULT_REGION).
-    type: str
-  profile:
-    description:
-      - AWS profile for DescribeCluster and for the token helper of the kubeconfig's C(exec) user,
-        which makes every token with this profile's credentials (passed as C(--profile), so the
-        access keys of the environment are not used, as botocore does for a named profile).
-      - Empty or unset means the environment's credentials (E(AWS_ACCESS_KEY_ID), E(AWS_PROFILE), ...).
-      - A profile that is not in the AWS config or credentials file fails with the profiles
-        that are.
-    type: str
-  endpoint_url:
-    description:
-      - AWS endpoint URL for EKS and STS (for example a test endpoint). E(AWS_ENDPOINT_URL)
-        works as well.
-    type: str
+extends_documentation_fragment:
+  - amazon.aws.common.plugins
+  - amazon.aws.region.plugins
 notes:
   - Uses boto3's usual credential chain; access keys are never written into the kubeconfig.
   - C(eks:DescribeCluster) is retried with the collection's one retry policy (as its modules and the
@@ -81,14 +74,14 @@ import os
 import sys
 
 from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
 from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, TRANSIENT_ERROR_CODES
 from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
 
 try:
-    import boto3
+    import boto3  # noqa: F401 pylint: disable=unused-import (AWSLookupBase makes the clients; HAS_BOTO3 says whether boto3 is there)
     import botocore
     import botocore.session
     HAS_BOTO3 = True
@@ -133,36 +126,48 @@ def build_kubeconfig(cluster, region, profile=None, endpoint_url=None, python=No
     }
 
 
-class LookupModule(LookupBase):
+# the credential options the exec user's token helper cannot be given (see DOCUMENTATION)
+KEY_OPTIONS = ("access_key", "aws_access_key_id", "aws_access_key", "secret_key",
+               "aws_secret_access_key", "aws_secret_key", "session_token", "aws_session_token")
+
+
+class LookupModule(AWSLookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         if not HAS_BOTO3:
             raise AnsibleLookupError("eks_kubeconfig needs the boto3 and botocore Python packages")
-        self.set_options(var_options=variables, direct=kwargs)
-        region = (self.get_option("region") or os.environ.get("AWS_REGION")
-                  or os.environ.get("AWS_DEFAULT_REGION"))
+        given = sorted(k for k in kwargs if k in KEY_OPTIONS and kwargs[k])
+        if given:
+            raise AnsibleLookupError(
+                "eks_kubeconfig: %s cannot be given to the lookup: the kubeconfig's exec user makes "
+                "its tokens in the Kubernetes client's process, which could get the keys only from "
+                "the kubeconfig, and no key is ever written into one. Set AWS_ACCESS_KEY_ID, "
+                "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN in the environment (an AWX credential "
+                "does), or use profile=." % ", ".join(given))
+        super(LookupModule, self).run(terms, variables, **kwargs)
+        if self.get_option("profile"):
+            # a named profile wins over keys of the environment, for DescribeCluster as for the
+            # exec user's `--profile` (botocore's rule; amazon.aws refuses both at once, already
+            # when it reads the region). They are set to "", which amazon.aws takes for "none":
+            # set to None, Ansible would read them from the environment again.
+            for option in ("access_key", "secret_key", "session_token"):
+                self.set_option(option, "")
+        region = self.region
         if not region:
             raise AnsibleLookupError("eks_kubeconfig needs a region: set region= or AWS_REGION")
         profile = self.get_option("profile") or None  # a role passes "" for "no profile"
         endpoint_url = self.get_option("endpoint_url")
-        try:
-            session = boto3.session.Session(profile_name=profile, region_name=region)
-            eks = session.client("eks", endpoint_url=endpoint_url)
-        except botocore.exceptions.ProfileNotFound:
+        if profile and profile not in botocore.session.Session().available_profiles:
             available = botocore.session.Session().available_profiles
-            if profile:
-                raise AnsibleLookupError("eks_kubeconfig: " + undefined_profiles_message([profile], available))
-            source = "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
-            raise AnsibleLookupError("eks_kubeconfig: " + undefined_profiles_message(
-                [os.environ.get(source)], available, source))
-        except botocore.exceptions.BotoCoreError as e:
-            raise AnsibleLookupError("eks_kubeconfig could not set up AWS access: %s" % e)
-        describe = RETRY(eks.describe_cluster)
+            direct = kwargs.get("profile") or kwargs.get("aws_profile")
+            source = "AWS_PROFILE" if not direct and os.environ.get("AWS_PROFILE") == profile else None
+            raise AnsibleLookupError("eks_kubeconfig: " + undefined_profiles_message([profile], available, source))
+        eks = self.client("eks", retry_decorator=RETRY)
         result = []
         for name in terms:
             where = "eks_kubeconfig: eks:DescribeCluster for cluster '%s' in %s" % (name, region)
             try:
-                cluster = describe(name=name)["cluster"]
+                cluster = eks.describe_cluster(name=name, aws_retry=True)["cluster"]
             except botocore.exceptions.ClientError as e:
                 error = e.response.get("Error", {})
                 code, message = error.get("Code", "Unknown"), error.get("Message", str(e))

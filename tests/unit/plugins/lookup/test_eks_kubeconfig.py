@@ -2,6 +2,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 import urllib.parse
 
 import pytest
@@ -102,9 +103,10 @@ class RecordingSession:
 
     def __init__(self, profile_name=None, region_name=None):
         RecordingSession.profiles.append(profile_name)
+        self.events = None
 
-    def client(self, service, endpoint_url=None):
-        assert service == "eks"
+    def client(self, service, endpoint_url=None, region_name=None, config=None, **_credentials):
+        assert service == "eks" and region_name == "us-west-2"
         return self
 
     @staticmethod
@@ -113,12 +115,79 @@ class RecordingSession:
 
 
 def lookup(**options):
+    """The lookup with its options set as Ansible would set them (amazon.aws's fragments)."""
     plugin = eks_kubeconfig.LookupModule()
-    settings = {"region": "us-west-2", "profile": None, "endpoint_url": None}
+    settings = {"region": "us-west-2", "profile": None, "endpoint_url": None, "access_key": None,
+                "secret_key": None, "session_token": None}
     settings.update(options)
     plugin.set_options = lambda var_options=None, direct=None: None
     plugin.get_option = settings.get
+    plugin.get_options = lambda: dict(settings)
+    plugin.set_option = settings.__setitem__
     return plugin
+
+
+def test_a_profile_wins_over_the_environments_keys(monkeypatch):
+    RecordingSession.profiles = []
+    monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", RecordingSession)
+    monkeypatch.setattr(eks_kubeconfig.botocore.session.Session, "available_profiles",
+                        property(lambda _self: ["ops"]))
+    plugin = lookup(profile="ops", access_key="AKIAENV", secret_key="from-env")  # as AWS_* would set them
+    options = plugin.get_options
+
+    def refuse_both():  # what amazon.aws does when it reads the region or the connection info
+        found = options()
+        assert not (found["profile"] and found["access_key"]), "a profile and keys reached amazon.aws"
+        return found
+    plugin.get_options = refuse_both
+    config = plugin.run(["prod"])[0]
+    assert RecordingSession.profiles == ["ops"]
+    assert not plugin.get_option("access_key") and "AKIAENV" not in repr(config)
+
+
+# Ansible's own plugin loader and option resolution, in a process of its own (the loader must be
+# set up before the collection is imported): boto3's Session records the credentials it is given.
+REAL_OPTIONS = """
+import json, sys
+import boto3.session
+from ansible.plugins.loader import init_plugin_loader, lookup_loader
+init_plugin_loader([sys.argv[1]])
+seen = []
+class Session:
+    def __init__(self, **kwargs):
+        seen.append({k: v for k, v in kwargs.items() if k in ("profile_name", "aws_access_key_id")})
+    def client(self, *args, **kwargs):
+        return self
+    def describe_cluster(self, name):
+        return {"cluster": {"name": name, "arn": "arn:aws:eks:us-west-2:1:cluster/" + name,
+                            "endpoint": "https://x", "certificateAuthority": {"data": "Q0E="}}}
+boto3.session.Session = Session
+import botocore.session
+botocore.session.Session.available_profiles = property(lambda _self: ["ops"])
+plugin = lookup_loader.get("eksops.windows.eks_kubeconfig")
+direct = json.loads(sys.argv[2])
+config = plugin.run(["prod"], variables={}, **direct)[0]
+print(json.dumps({"sessions": seen, "access_key": plugin.get_option("access_key"),
+                  "args": config["users"][0]["user"]["exec"]["args"], "config": repr(config)}))
+"""
+
+
+@pytest.mark.parametrize("direct, profile_name, access_key", [
+    ({"region": "us-west-2", "profile": "ops"}, "ops", ""),
+    ({"region": "us-west-2"}, None, "AKIAENV"),  # the control: no profile, the environment's keys
+])
+def test_a_profile_wins_over_the_environments_keys_through_ansibles_options(direct, profile_name, access_key):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
+    env.update({"AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "from-env"})
+    collections = os.path.join(os.path.dirname(eks_kubeconfig.__file__), *[".."] * 5)
+    done = subprocess.run([sys.executable, "-c", REAL_OPTIONS, os.path.abspath(collections), json.dumps(direct)],
+                          env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert [s.get("profile_name") for s in found["sessions"]] == [profile_name] * len(found["sessions"]), found
+    assert found["access_key"] == access_key
+    assert ("--profile" in found["args"]) == bool(profile_name)
+    assert "AKIAENV" not in found["config"]
 
 
 @pytest.mark.parametrize("profile, session_profile, args", [
@@ -129,6 +198,8 @@ def lookup(**options):
 def test_the_lookup_uses_one_profile_for_describe_cluster_and_the_exec_user(monkeypatch, profile, session_profile, args):
     RecordingSession.profiles = []
     monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", RecordingSession)
+    monkeypatch.setattr(eks_kubeconfig.botocore.session.Session, "available_profiles",
+                        property(lambda _self: ["ops"]))
     config = lookup(profile=profile).run(["prod"])[0]
     assert RecordingSession.profiles == [session_profile]
     assert config["users"][0]["user"]["exec"]["args"][1:] == ["--cluster-name", "prod", "--region", "us-west-2"] + args
@@ -169,9 +240,9 @@ def stubbed_eks(monkeypatch):
 
     class Session:
         def __init__(self, profile_name=None, region_name=None):
-            pass
+            self.events = None
 
-        def client(self, service, endpoint_url=None):
+        def client(self, service, endpoint_url=None, region_name=None, config=None, **_credentials):
             return client
 
     monkeypatch.setattr(eks_kubeconfig.boto3.session, "Session", Session)
@@ -222,3 +293,18 @@ def test_the_lookup_does_not_retry_what_another_try_cannot_change(stubbed, code,
         lookup().run(["prod"])
     assert str(error.value) == message
     assert slept == []
+
+
+@pytest.mark.parametrize("option", ["access_key", "secret_key", "session_token", "aws_access_key_id"])
+def test_keys_given_to_the_lookup_are_refused_with_what_to_do(option):
+    with pytest.raises(AnsibleLookupError) as error:
+        lookup().run(["prod"], **{option: "AKIAEXAMPLE"})
+    assert option in str(error.value) and "AWS_ACCESS_KEY_ID" in str(error.value)
+    assert "AKIAEXAMPLE" not in str(error.value)
+
+
+def test_the_options_are_amazon_aws_s():
+    import yaml
+    doc = yaml.safe_load(eks_kubeconfig.DOCUMENTATION)
+    assert doc["extends_documentation_fragment"] == ["amazon.aws.common.plugins", "amazon.aws.region.plugins"]
+    assert sorted(doc["options"]) == ["_terms"]  # region, profile, endpoint_url, keys: the fragments'
