@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The procedure lock of every module that writes (plugins/module_utils/lease.py)."""
+    """The procedure lock of every module that writes (plugins/module_utils/_lease.py)."""
 
     DOCUMENTATION = r"""
 options: {}

@@ -218,8 +218,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginat
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, TRANSIENT_ERROR_CODES
-from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import RETRY, TRANSIENT_ERROR_CODES
+from ansible_collections.eksops.windows.plugins.module_utils._eks_token import undefined_profiles_message
 from ansible_collections.eksops.windows.plugins.plugin_utils import eks_inventory
 from ansible_collections.eksops.windows.plugins.plugin_utils.eks_inventory import InventoryConfigError
 

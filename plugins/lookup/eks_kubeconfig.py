@@ -77,8 +77,8 @@ from ansible.errors import AnsibleLookupError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, TRANSIENT_ERROR_CODES
-from ansible_collections.eksops.windows.plugins.module_utils.eks_token import undefined_profiles_message
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import RETRY, TRANSIENT_ERROR_CODES
+from ansible_collections.eksops.windows.plugins.module_utils._eks_token import undefined_profiles_message
 
 try:
     import boto3  # noqa: F401 pylint: disable=unused-import (AWSLookupBase makes the clients; HAS_BOTO3 says whether boto3 is there)
@@ -89,7 +89,7 @@ except ImportError:
     HAS_BOTO3 = False
 
 TOKEN_HELPER = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "eks_token.py")
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "_eks_token.py")
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 
 

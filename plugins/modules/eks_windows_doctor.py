@@ -369,13 +369,17 @@ msg:
     (windows_ipam_off: 2), AMI: 12 day(s) left at the least."
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import doctor, lease, reads
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _doctor as doctor,
+    _lease as lease,
+    _reads as reads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
-from ansible_collections.eksops.windows.plugins.module_utils.workloads import clean_list
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError
+from ansible_collections.eksops.windows.plugins.module_utils._workloads import clean_list
 
 AMI_WARNING_DAYS = (1, 365)
 LEASE_PROCEDURE = "node identity fix (eks_windows_doctor)"

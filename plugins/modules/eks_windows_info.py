@@ -411,13 +411,17 @@ preflight:
     legacy: {allowed: false, blockers: ["control-plane support is possible ..."]}
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, procedure, reads
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _assessment as assessment,
+    _procedure as procedure,
+    _reads as reads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError
-from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of
+from ansible_collections.eksops.windows.plugins.module_utils._errors import InputError
+from ansible_collections.eksops.windows.plugins.module_utils._windows_support import support_of
 
 
 def run(module):
@@ -450,7 +454,7 @@ def run(module):
     if module.params["doctor"]:
         # imported only when asked (an assessment without it pays no import); the same reads:
         # what the assessment read already is not read again
-        from ansible_collections.eksops.windows.plugins.module_utils import doctor  # pylint: disable=import-outside-toplevel
+        from ansible_collections.eksops.windows.plugins.module_utils import _doctor as doctor  # pylint: disable=import-outside-toplevel
         result["doctor"] = doctor.examine(cluster_reads)
     module.exit_json(**result)
 

@@ -279,18 +279,18 @@ webhook_certificate:
 """
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    certificates,
-    lease,
-    legacy,
-    legacy_install,
-    procedure,
-    reads,
+    _certificates as certificates,
+    _lease as lease,
+    _legacy as legacy,
+    _legacy_install as legacy_install,
+    _procedure as procedure,
+    _reads as reads,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of
+from ansible_collections.eksops.windows.plugins.module_utils._windows_support import support_of
 
 
 def install(module, cluster):

@@ -287,8 +287,13 @@ max_pods:
       sample: {mode: prefix_delegation, max_pods: 110}
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, lease, prefix_delegation, reads
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _cni_config as cni_config,
+    _lease as lease,
+    _prefix_delegation as prefix_delegation,
+    _reads as reads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )

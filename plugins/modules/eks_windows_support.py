@@ -309,12 +309,17 @@ cluster_facts:
       sample: false
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, lease, reads, windows_support
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _cni_config as cni_config,
+    _lease as lease,
+    _reads as reads,
+    _windows_support as windows_support,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.procedure import WINDOWS_IPAM_KEY
+from ansible_collections.eksops.windows.plugins.module_utils._procedure import WINDOWS_IPAM_KEY
 
 
 def run(module):

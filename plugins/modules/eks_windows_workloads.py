@@ -228,8 +228,12 @@ msg:
   sample: "prod: 12 workloads, 4 without an OS selector: 3 fixed, 1 not allowed."
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import lease, workload_selectors, workloads
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import (
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _lease as lease,
+    _workload_selectors as workload_selectors,
+    _workloads as workloads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import (
     EksClusterModule,
     public_cluster_facts,
 )

@@ -284,8 +284,13 @@ not_after:
   sample: "2027-11-24T10:00:00Z"
 """
 
-from ansible_collections.eksops.windows.plugins.module_utils import certificates, lease, reads, webhook_cert
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import EksClusterModule
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _certificates as certificates,
+    _lease as lease,
+    _reads as reads,
+    _webhook_cert as webhook_cert,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import EksClusterModule
 
 
 def main():

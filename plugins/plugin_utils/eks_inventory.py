@@ -15,7 +15,7 @@ __metaclass__ = type
 import difflib
 import fnmatch
 
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import cluster_facts
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import cluster_facts
 
 HOSTNAME_SCHEMES = ("auto", "name", "region/name", "account/region/name")
 DEFAULT_STATUSES = ("ACTIVE", "UPDATING")
@@ -182,7 +182,7 @@ def hostnames(records, scheme="auto"):
 
 # --- host variables -----------------------------------------------------------------------------
 def _control_plane_support(record):
-    from ansible_collections.eksops.windows.plugins.module_utils.procedure import control_plane_support  # pylint: disable=import-outside-toplevel
+    from ansible_collections.eksops.windows.plugins.module_utils._procedure import control_plane_support  # pylint: disable=import-outside-toplevel
 
     try:
         return control_plane_support(record.get("version"), record.get("platform_version"))["supported"]

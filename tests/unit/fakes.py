@@ -1,5 +1,5 @@
 """Fakes for unit tests of the steps: an in-memory Kubernetes API server behind the real
-module_utils.kube.Kube (so paths, paging, retries and errors are the real code's), and a
+module_utils._kube.Kube (so paths, paging, retries and errors are the real code's), and a
 Clients over it with botocore Stubbers for AWS."""
 
 import copy
@@ -10,8 +10,8 @@ import boto3
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY, Clients
-from ansible_collections.eksops.windows.plugins.module_utils.kube import KINDS, Kube
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import RETRY, Clients
+from ansible_collections.eksops.windows.plugins.module_utils._kube import KINDS, Kube
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _BY_PATH = {}

@@ -1,10 +1,14 @@
-"""The assessment's rules (module_utils/assessment.py and the data in procedure.py), on facts
+"""The assessment's rules (module_utils/_assessment.py and the data in _procedure.py), on facts
 built by hand: the edges the lab scenario does not reach."""
 
 import pytest
 
 import fakes
-from ansible_collections.eksops.windows.plugins.module_utils import assessment, procedure, reads
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _assessment as assessment,
+    _procedure as procedure,
+    _reads as reads,
+)
 
 
 def node(name, os_name="linux", instance_type="m5.large", pods=29, kernel=None, labels=None, **extra):
@@ -519,7 +523,7 @@ def test_certificate_thresholds():
 
 
 def test_aws_node_env_is_read_from_the_listed_daemonsets():
-    from ansible_collections.eksops.windows.plugins.module_utils import workloads
+    from ansible_collections.eksops.windows.plugins.module_utils import _workloads as workloads
     aws_node = {"kind": "DaemonSet", "metadata": {"name": "aws-node", "namespace": "kube-system"},
                 "spec": {"template": {"spec": {"containers": [
                     {"name": "init", "env": [{"name": "ENABLE_POD_ENI", "value": "false"}]},
@@ -603,7 +607,7 @@ def _material():
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
-    from ansible_collections.eksops.windows.plugins.module_utils import certificates
+    from ansible_collections.eksops.windows.plugins.module_utils import _certificates as certificates
 
     key = certificates.new_private_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vpc-admission-webhook.kube-system.svc")])
@@ -623,7 +627,7 @@ def described(data):
     """webhook_cert.describe of a Secret with `data` ({key: bytes}), None for no Secret."""
     import base64
 
-    from ansible_collections.eksops.windows.plugins.module_utils import webhook_cert
+    from ansible_collections.eksops.windows.plugins.module_utils import _webhook_cert as webhook_cert
 
     secret = None if data is None else fakes.obj(
         "Secret", "vpc-admission-webhook-certs", "kube-system",
@@ -655,7 +659,7 @@ def test_a_broken_webhook_secret_is_a_finding_with_a_remedy(data, finding_id, wo
 
 
 def test_the_predicate_is_the_one_vpc_webhook_cert_renews_by():
-    from ansible_collections.eksops.windows.plugins.module_utils import certificates
+    from ansible_collections.eksops.windows.plugins.module_utils import _certificates as certificates
 
     names = certificates.service_dns_names("vpc-admission-webhook", "kube-system")
     for data in (None, {"cert.pem": b"garbage"}, {"cert.pem": CERT_PEM},

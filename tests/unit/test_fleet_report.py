@@ -303,7 +303,7 @@ def test_the_filters_are_registered():
 
 
 def test_findings_keep_the_source_of_their_rule_into_the_rows():
-    from ansible_collections.eksops.windows.plugins.module_utils import assessment
+    from ansible_collections.eksops.windows.plugins.module_utils import _assessment as assessment
 
     found = assessment.finding("historic_unsupported_instance_type", "seen", "nothing", ["Node/w"])
     document = fr.fleet_report([record(assessed("prod", findings=[found]))], generated_at="t")
@@ -317,7 +317,7 @@ def test_findings_keep_the_source_of_their_rule_into_the_rows():
 
 def doctor(identity_gaps=0, pods_without_ip=0, pod_causes=None, ami_min_days_left=None, ami_expired=0,
            checks=("identity", "pods", "ami"), incomplete=()):
-    """The `doctor` key of an eks_windows_info result (module_utils/doctor.py examine())."""
+    """The `doctor` key of an eks_windows_info result (module_utils/_doctor.py examine())."""
     return {"identity": {"authentication_mode": "API_AND_CONFIG_MAP", "roles": [], "unresolved": []},
             "pods": [], "ami": [], "findings": [],
             "summary": {"checks": list(checks), "identity_gaps": identity_gaps,

@@ -1,5 +1,5 @@
 """The shipped permissions (docs/permissions/) agree with the procedure's own tables: the legacy
-object names per flavour (procedure.py), the CSR signers (csr.py), one group per file, the
+object names per flavour (_procedure.py), the CSR signers (_csr.py), one group per file, the
 procedure Lease for every writing procedure, IAM documents that IAM would accept. What each rule
 allows is proven in the lab (tests/integration/test_permissions.py); this is the cheap part."""
 
@@ -11,7 +11,10 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.eksops.windows.plugins.module_utils import csr, procedure
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _csr as csr,
+    _procedure as procedure,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PERMISSIONS = os.path.join(ROOT, "docs", "permissions")

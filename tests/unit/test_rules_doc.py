@@ -41,7 +41,7 @@ def current_block(text):
 
 
 def test_the_page_lists_every_rule_as_the_table_has_it():
-    from ansible_collections.eksops.windows.plugins.module_utils import procedure
+    from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
 
     with open(DOC, encoding="utf-8") as handle:
         text = handle.read()
@@ -54,7 +54,7 @@ def test_the_page_lists_every_rule_as_the_table_has_it():
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
-    from ansible_collections.eksops.windows.plugins.module_utils import procedure
+    from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
 
     with open(DOC, encoding="utf-8") as handle:
         text = handle.read()

@@ -12,8 +12,7 @@ import boto3
 import yaml
 
 from . import aws_audit, interrupt, kube
-from .lab import Lab, load_scenario
-from .lab import alive as _alive
+from .lab import Lab, alive as _alive, load_scenario
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))

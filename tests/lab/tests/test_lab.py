@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ansible_collections.eksops.windows.plugins.module_utils import eks_token
+from ansible_collections.eksops.windows.plugins.module_utils import _eks_token as eks_token
 from eksopslab import kube
 from eksopslab.lab import Lab
 

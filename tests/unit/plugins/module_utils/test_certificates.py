@@ -5,7 +5,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ansible_collections.eksops.windows.plugins.module_utils import certificates, csr
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _certificates as certificates,
+    _csr as csr,
+)
 
 NAMES = tuple(certificates.service_dns_names("vpc-admission-webhook", "kube-system"))
 NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.eksops.windows.plugins.module_utils import eks_access
-from ansible_collections.eksops.windows.plugins.module_utils.errors import ClusterIdentityError, KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+from ansible_collections.eksops.windows.plugins.module_utils import _eks_access as eks_access
+from ansible_collections.eksops.windows.plugins.module_utils._errors import ClusterIdentityError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import Kube
 
 
 def _name(cn):

@@ -1,4 +1,4 @@
-"""Windows IPAM written to whoever owns ConfigMap amazon-vpc-cni (module_utils/cni_config.py,
+"""Windows IPAM written to whoever owns ConfigMap amazon-vpc-cni (module_utils/_cni_config.py,
 reference section 10): the VPC CNI add-on's configuration values, a Helm release, or nobody.
 A fake API server and botocore Stubbers; an UpdateAddon hook plays the add-on rewriting the
 ConfigMap."""
@@ -8,8 +8,12 @@ import json
 import pytest
 from test_windows_support import cluster_objects, no_addon, policies
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, reads, windows_support
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, InputError, StepError
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _cni_config as cni_config,
+    _reads as reads,
+    _windows_support as windows_support,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError, InputError, StepError
 from fakes import FakeApiServer, FakeClients, obj
 
 CM_PATH = "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"

@@ -1,9 +1,9 @@
 import pytest
 import urllib3
 
-from ansible_collections.eksops.windows.plugins.module_utils import eks_access
-from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError, KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+from ansible_collections.eksops.windows.plugins.module_utils import _eks_access as eks_access
+from ansible_collections.eksops.windows.plugins.module_utils._errors import InputError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import Kube
 from fakes import FakeApiServer
 
 CLUSTER = {"name": "prod", "endpoint": "https://prod.example:443", "ca_data": "Q0E="}

@@ -9,7 +9,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
 
-from ansible_collections.eksops.windows.plugins.module_utils import eks_access
+from ansible_collections.eksops.windows.plugins.module_utils import _eks_access as eks_access
 
 ENV_KEY, ENV_SECRET = "AKIAENVIRONMENT00000", "env-secret"
 PROFILE_KEY, PROFILE_SECRET = "AKIAPROFILEKEY000000", "profile-secret"

@@ -9,7 +9,7 @@ from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-from ansible_collections.eksops.windows.plugins.module_utils import eks_access
+from ansible_collections.eksops.windows.plugins.module_utils import _eks_access as eks_access
 
 CALLS = [
     ("list_clusters", {}, {"clusters": ["a"]}),

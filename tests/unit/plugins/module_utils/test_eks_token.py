@@ -5,7 +5,7 @@ import urllib.parse
 import boto3
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import eks_token
+from ansible_collections.eksops.windows.plugins.module_utils import _eks_token as eks_token
 
 
 @pytest.fixture(name="sts")

@@ -3,9 +3,9 @@ import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-from ansible_collections.eksops.windows.plugins.module_utils import iam_policy
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
-from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError
+from ansible_collections.eksops.windows.plugins.module_utils import _iam_policy as iam_policy
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import RETRY
+from ansible_collections.eksops.windows.plugins.module_utils._errors import AwsError
 
 ARN = "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"
 

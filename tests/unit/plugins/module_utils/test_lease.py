@@ -1,11 +1,11 @@
-"""The cluster's Lease (lease.py): taken at the first write with resourceVersion preconditions,
+"""The cluster's Lease (_lease.py): taken at the first write with resourceVersion preconditions,
 refused while another run holds it, taken over when stale, renewed, released (only our own,
 also on failure). Over the fake API server, so paths and preconditions are the real code's."""
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import lease
-from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError, LeaseError
+from ansible_collections.eksops.windows.plugins.module_utils import _lease as lease
+from ansible_collections.eksops.windows.plugins.module_utils._errors import KubeError, LeaseError
 from fakes import FakeApiServer, FakeClients, obj
 
 NOW = 1_800_000_000.0

@@ -1,15 +1,18 @@
 """The legacy object table and the removal helpers: which names, which order, which requests.
 
 Expected names are written here from the EKS procedure's table (reference section 5), not
-taken from procedure.py, so a typo there fails a test."""
+taken from _procedure.py, so a typo there fails a test."""
 
 import re
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import legacy, procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _legacy as legacy,
+    _procedure as procedure,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import KubeError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import Kube
 from fakes import FakeApiServer, FakeClients, obj
 
 NS = "kube-system"

@@ -1,8 +1,12 @@
 import pytest
 from test_webhook_cert import CA_DATA, FakeClock, SigningApiServer
 
-from ansible_collections.eksops.windows.plugins.module_utils import legacy_install, procedure, reads
-from ansible_collections.eksops.windows.plugins.module_utils.errors import BlockedError, StepError
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _legacy_install as legacy_install,
+    _procedure as procedure,
+    _reads as reads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import BlockedError, StepError
 from fakes import FakeClients, node
 
 

@@ -1,12 +1,15 @@
-"""Windows node identity (node_identity.py): the rules per authentication mode, the aws-auth edit
+"""Windows node identity (_node_identity.py): the rules per authentication mode, the aws-auth edit
 that keeps every other mapping's bytes, and the fix step in check mode, for real and again."""
 
 import pytest
 import yaml
 
-from ansible_collections.eksops.windows.plugins.module_utils import node_identity, procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError
-from ansible_collections.eksops.windows.plugins.module_utils.reads import ClusterReads
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _node_identity as node_identity,
+    _procedure as procedure,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import InputError
+from ansible_collections.eksops.windows.plugins.module_utils._reads import ClusterReads
 from fakes import FakeApiServer, FakeClients, node, obj
 
 ACCOUNT = "123456789012"
@@ -176,7 +179,7 @@ def test_config_map_mode_audit_check_mode_fix_and_second_run():
         {"kind": "node", "name": "win-1", "os": "windows", "karpenter": False}]
     assert role["problems"] == ["windows_node_role_without_kube_proxy_windows"]
     assert "eks:kube-proxy-windows" in role["detail"]
-    from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding
+    from ansible_collections.eksops.windows.plugins.module_utils._assessment import finding
     [found] = node_identity.findings(identity, finding)
     assert found["id"] == "windows_node_role_without_kube_proxy_windows" and found["objects"] == ["Role/win-role"]
 
@@ -277,7 +280,7 @@ def test_a_node_without_an_instance_is_unresolved():
     identity = ClusterReads(clients).node_identity()
     assert identity["roles"] == []
     assert identity["unresolved"] == [{"node": "win-x", "refused": False, "reason": "no EC2 instance in spec.providerID"}]
-    from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding
+    from ansible_collections.eksops.windows.plugins.module_utils._assessment import finding
     assert [f["id"] for f in node_identity.findings(identity, finding)] == ["windows_node_identity_unresolved"]
 
 
@@ -290,5 +293,5 @@ def test_a_refused_read_is_left_to_assessment_incomplete():
     identity = reads.node_identity()
     assert identity["unresolved"][0]["refused"] is True
     assert "ec2:DescribeInstances failed (UnauthorizedOperation)" in reads.incomplete
-    from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding
+    from ansible_collections.eksops.windows.plugins.module_utils._assessment import finding
     assert node_identity.findings(identity, finding) == []

@@ -1,12 +1,15 @@
-"""Why has this Windows pod no IP (pod_network.py): each cause of the checklist on a cluster
+"""Why has this Windows pod no IP (_pod_network.py): each cause of the checklist on a cluster
 that has it and only it, in the checklist's order, through the real ClusterReads over a fake API
 server and Stubbers."""
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import pod_network, procedure
-from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding
-from ansible_collections.eksops.windows.plugins.module_utils.reads import ClusterReads
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _pod_network as pod_network,
+    _procedure as procedure,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._assessment import finding
+from ansible_collections.eksops.windows.plugins.module_utils._reads import ClusterReads
 from fakes import FakeApiServer, FakeClients, node, obj
 
 IPV4 = procedure.IPV4_RESOURCE

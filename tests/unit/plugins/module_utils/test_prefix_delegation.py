@@ -1,4 +1,4 @@
-"""Windows prefix delegation (module_utils/prefix_delegation.py, gates.prefix_delegation, reference
+"""Windows prefix delegation (module_utils/_prefix_delegation.py, gates.prefix_delegation, reference
 section 10) on a fake API server and botocore Stubbers: each precondition refuses with no write,
 check mode writes nothing, a second run writes nothing, and the pods per Windows node by mode."""
 
@@ -6,8 +6,12 @@ import json
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, prefix_delegation, reads
-from ansible_collections.eksops.windows.plugins.module_utils.errors import BlockedError, EksOpsError, InputError
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _cni_config as cni_config,
+    _prefix_delegation as prefix_delegation,
+    _reads as reads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import BlockedError, EksOpsError, InputError
 from fakes import FakeApiServer, FakeClients, node, obj
 
 CM_PATH = "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
+from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
 
 
 @pytest.mark.parametrize("version, platform, supported, minimum", [

@@ -1,7 +1,7 @@
-"""What the reads cost (module_utils/reads.py): each read once per process, and the
+"""What the reads cost (module_utils/_reads.py): each read once per process, and the
 assessment's pod reads grow with the Windows nodes, not with every pod of the cluster."""
 
-from ansible_collections.eksops.windows.plugins.module_utils import reads
+from ansible_collections.eksops.windows.plugins.module_utils import _reads as reads
 from fakes import FakeApiServer, FakeClients, node, obj
 
 

@@ -1,4 +1,4 @@
-"""The webhook certificate steps (module_utils/webhook_cert.py, csr.py) on a fake API server with
+"""The webhook certificate steps (module_utils/_webhook_cert.py, _csr.py) on a fake API server with
 a fake EKS signer: what each step writes, that check mode writes nothing, that a converged
 cluster is left alone, that a signer failure leaves the Secret byte for byte, the restart, the
 bounded rollout wait, and the stuck Windows pods."""
@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    certificates,
-    csr,
-    reads,
-    webhook_cert,
+    _certificates as certificates,
+    _csr as csr,
+    _reads as reads,
+    _webhook_cert as webhook_cert,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError, StepError
+from ansible_collections.eksops.windows.plugins.module_utils._errors import InputError, StepError
 from fakes import FakeApiServer, FakeClients, node, obj
 
 KS = "kube-system"

@@ -1,13 +1,17 @@
-"""Windows AMI drift and expiry (windows_ami.py) and the doctor's summary (doctor.py), through the
+"""Windows AMI drift and expiry (_windows_ami.py) and the doctor's summary (_doctor.py), through the
 real ClusterReads over a fake API server and Stubbers."""
 
 import datetime
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import doctor, procedure, windows_ami
-from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding
-from ansible_collections.eksops.windows.plugins.module_utils.reads import ClusterReads
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _doctor as doctor,
+    _procedure as procedure,
+    _windows_ami as windows_ami,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._assessment import finding
+from ansible_collections.eksops.windows.plugins.module_utils._reads import ClusterReads
 from fakes import FakeApiServer, FakeClients, node
 
 TODAY = datetime.date(2026, 12, 1)

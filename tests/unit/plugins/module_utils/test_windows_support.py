@@ -1,11 +1,14 @@
-"""The control-plane steps and their gate (module_utils/windows_support.py, gates.py) on a fake
+"""The control-plane steps and their gate (module_utils/_windows_support.py, _gates.py) on a fake
 API server and botocore Stubbers: what each writes, that check mode writes nothing, that a
 second run writes nothing, and that no option but force goes past a blocker."""
 
 import pytest
 
-from ansible_collections.eksops.windows.plugins.module_utils import reads, windows_support
-from ansible_collections.eksops.windows.plugins.module_utils.errors import (
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _reads as reads,
+    _windows_support as windows_support,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import (
     AwsError,
     BlockedError,
     StepError,

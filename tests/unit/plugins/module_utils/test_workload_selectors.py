@@ -1,9 +1,12 @@
-"""The workload audit/fix step (module_utils/workload_selectors.py) on a fake API server:
+"""The workload audit/fix step (module_utils/_workload_selectors.py) on a fake API server:
 audit and check mode write nothing, fix writes only what fix_allowed covers, a second run
 writes nothing."""
 
-from ansible_collections.eksops.windows.plugins.module_utils import workload_selectors, workloads
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _workload_selectors as workload_selectors,
+    _workloads as workloads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._kube import Kube
 from fakes import FakeApiServer, node, obj
 
 

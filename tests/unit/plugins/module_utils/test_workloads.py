@@ -3,9 +3,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.eksops.windows.plugins.module_utils import workloads
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+from ansible_collections.eksops.windows.plugins.module_utils import _workloads as workloads
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import Kube
 from fakes import FakeApiServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(

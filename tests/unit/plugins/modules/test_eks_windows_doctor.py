@@ -8,7 +8,11 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.eksops.windows.plugins.module_utils import doctor, eks_access, errors
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _doctor as doctor,
+    _eks_access as eks_access,
+    _errors as errors,
+)
 from ansible_collections.eksops.windows.plugins.modules import eks_windows_doctor
 from fakes import CLUSTER, FakeApiServer, FakeClients
 

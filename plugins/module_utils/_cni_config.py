@@ -23,8 +23,8 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import (
+from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
+from ansible_collections.eksops.windows.plugins.module_utils._errors import (
     AwsError,
     EksOpsError,
     InputError,

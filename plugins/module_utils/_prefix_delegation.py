@@ -16,8 +16,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import cni_config, gates, procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import InputError
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _cni_config as cni_config,
+    _gates as gates,
+    _procedure as procedure,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import InputError
 
 # The module's options for the Windows IP targets, and the ConfigMap key each sets.
 TARGET_KEYS = (

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: eksops.windows contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Windows node doctor: node identity (node_identity.py), why Windows pods have no IP
-(pod_network.py) and Windows AMI drift and expiry (windows_ami.py), over one ClusterReads, with
+"""The Windows node doctor: node identity (_node_identity.py), why Windows pods have no IP
+(_pod_network.py) and Windows AMI drift and expiry (_windows_ami.py), over one ClusterReads, with
 the findings and the one-line summary the fleet report shows. Module eks_windows_doctor runs it
 (and the identity fix); eks_windows_info runs it with option doctor.
 """
@@ -12,10 +12,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    node_identity,
-    pod_network,
-    procedure,
-    windows_ami,
+    _node_identity as node_identity,
+    _pod_network as pod_network,
+    _procedure as procedure,
+    _windows_ami as windows_ami,
 )
 
 CHECKS = ("identity", "pods", "ami")
@@ -43,7 +43,7 @@ def examine(reads, checks=CHECKS, pods_scope="not_running", ami_warning_days=pro
 
 def summarize(result, incomplete=()):
     """The result with `findings`, `summary` and `incomplete` (again, after a fix)."""
-    from ansible_collections.eksops.windows.plugins.module_utils.assessment import finding  # pylint: disable=import-outside-toplevel
+    from ansible_collections.eksops.windows.plugins.module_utils._assessment import finding  # pylint: disable=import-outside-toplevel
 
     found = []
     identity, pods, ami = result.get("identity"), result.get("pods"), result.get("ami")

@@ -6,7 +6,7 @@ runs as, how that role reaches Kubernetes under the cluster's authentication mod
 mapRoles, an access entry, or both), what is missing, and the fix where one is safe.
 
 Without group eks:kube-proxy-windows, kube-proxy on a Windows node cannot read Services and
-Endpoints, and DNS fails on the node (reference section 10). The rules are data in procedure.py
+Endpoints, and DNS fails on the node (reference section 10). The rules are data in _procedure.py
 (WINDOWS_NODE_GROUPS, AUTH_MODE_READS, RULES); this module reads (through reads.ClusterReads),
 judges (pure: judge_role) and writes (fix).
 """
@@ -19,8 +19,11 @@ import copy
 import fnmatch
 import re
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure, workloads
-from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError, InputError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _procedure as procedure,
+    _workloads as workloads,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import AwsError, InputError, KubeError
 
 try:
     import yaml

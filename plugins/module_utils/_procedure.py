@@ -507,7 +507,7 @@ def fargate_runs_coredns(profiles):
 # an error. `severities` lists what a finding of that id can say (the first is the usual one;
 # the assessment picks among them per case, e.g. warning with Windows nodes, else info); rules
 # that are no finding (a gate's blocker only, or a rule the procedure applies) have none.
-# `gates` names the procedures whose gate (gates.py) blocks on the id. `changed` is when the rule
+# `gates` names the procedures whose gate (_gates.py) blocks on the id. `changed` is when the rule
 # changed from the 2021 edition (YYYY-MM), None when it has not (or when no date is known, said
 # in `note`). `was` says what the 2021 edition said where it differs.
 

@@ -15,7 +15,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure, workloads
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _procedure as procedure,
+    _workloads as workloads,
+)
 
 EVENTS_PER_POD = 5
 REMEDIES = {
@@ -178,7 +181,7 @@ def diagnose(reads, scope="not_running"):
 
 def _node_subnets(reads, nodes):
     """{node name: DescribeSubnets' Subnet} through each node's EC2 instance."""
-    from ansible_collections.eksops.windows.plugins.module_utils.node_identity import provider_instance_id  # pylint: disable=import-outside-toplevel
+    from ansible_collections.eksops.windows.plugins.module_utils._node_identity import provider_instance_id  # pylint: disable=import-outside-toplevel
 
     ids = dict((n["metadata"]["name"], provider_instance_id(n)) for n in nodes)
     instances = reads.instances([i for i in ids.values() if i]) if any(ids.values()) else {}

@@ -4,7 +4,7 @@
 """Which operating system a node runs and a pod asks for (section 8 of the procedure): the one
 home of "Linux node", "Windows node", "Windows pod" and the aws-node environment.
 
-Works on plain dicts (the API's JSON form, as module_utils/kube.py returns it), so the gates,
+Works on plain dicts (the API's JSON form, as module_utils/_kube.py returns it), so the gates,
 the assessment, the workload audit/fix, the certificate renewal and the unit tests share one
 rule.
 """
@@ -15,9 +15,9 @@ __metaclass__ = type
 
 import fnmatch
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import object_ref
+from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import object_ref
 
 OS_LABEL = "kubernetes.io/os"
 BETA_OS_LABEL = "beta.kubernetes.io/os"

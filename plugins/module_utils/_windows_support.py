@@ -4,7 +4,7 @@
 """Control-plane Windows support (sections 3 and 4 of the procedure), as steps.
 
 Each step takes the cluster's reads (reads.ClusterReads, which holds the clients), check_mode
-and its parameters, and returns (changed, result); it raises the typed errors of errors.py.
+and its parameters, and returns (changed, result); it raises the typed errors of _errors.py.
 In check mode no step writes. ``converge`` runs the gate and the steps for eks_windows_support.
 """
 
@@ -13,15 +13,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    assessment,
-    cni_config,
-    gates,
-    iam_policy,
-    legacy,
-    procedure,
+    _assessment as assessment,
+    _cni_config as cni_config,
+    _gates as gates,
+    _iam_policy as iam_policy,
+    _legacy as legacy,
+    _procedure as procedure,
+    _reads as cluster_reads,
 )
-from ansible_collections.eksops.windows.plugins.module_utils import reads as cluster_reads
-from ansible_collections.eksops.windows.plugins.module_utils.errors import (
+from ansible_collections.eksops.windows.plugins.module_utils._errors import (
     AwsError,
     BlockedError,
     EksOpsError,

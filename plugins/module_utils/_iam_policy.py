@@ -9,8 +9,8 @@ __metaclass__ = type
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import RETRY
-from ansible_collections.eksops.windows.plugins.module_utils.errors import AwsError
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import RETRY
+from ansible_collections.eksops.windows.plugins.module_utils._errors import AwsError
 
 try:
     import botocore

@@ -6,7 +6,7 @@
 ``control_plane(facts)``, ``legacy(facts)`` and ``prefix_delegation(facts)`` return the blockers, each a dict with a stable
 ``id`` and a ``message`` for people. The modules that do the work enforce them before any
 write (``enforce``: only their ``force`` option goes past, with a warning); the assessment
-reports the same lists as its preflight verdicts. Pure: the facts come from reads.py.
+reports the same lists as its preflight verdicts. Pure: the facts come from _reads.py.
 
 ``facts`` keys (a subset of the assessment's facts): ``cluster`` (cluster facts), ``support``
 (procedure.control_plane_support, or a dict with ``error``), ``role_exists`` (True, False or None
@@ -23,8 +23,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import BlockedError
+from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
+from ansible_collections.eksops.windows.plugins.module_utils._errors import BlockedError
 
 # Blocker ids and what the gate says. Each blocker says what to do.
 LEGACY_CONTROLLER_PRESENT = "legacy_controller_present"

@@ -7,7 +7,7 @@ Kubernetes <= 1.21 (EKS): certificates.k8s.io/v1beta1 without signerName, i.e. t
 signer. Kubernetes >= 1.22: certificates.k8s.io/v1 with beta.eks.amazonaws.com/app-serving, the
 only signer EKS offers for arbitrary serving certificates (v1 forbids legacy-unknown).
 
-Every request goes through a module_utils.kube.Kube (dicts); failures of the API raise
+Every request goes through a module_utils._kube.Kube (dicts); failures of the API raise
 errors.KubeError, failures to get a certificate raise CsrError.
 """
 
@@ -18,9 +18,9 @@ __metaclass__ = type
 import base64
 import time
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, KubeError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import FIELD_MANAGER, path_of
+from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError, KubeError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import FIELD_MANAGER, path_of
 
 APP_SERVING_SIGNER = "beta.eks.amazonaws.com/app-serving"
 LEGACY_SIGNER = "kubernetes.io/legacy-unknown"
@@ -34,7 +34,7 @@ class CsrError(EksOpsError):
 
 
 class Clock(object):
-    """What the waits of this file and of webhook_cert.py use to tell time and to wait; unit
+    """What the waits of this file and of _webhook_cert.py use to tell time and to wait; unit
     tests pass one whose sleep moves its time on."""
 
     @staticmethod

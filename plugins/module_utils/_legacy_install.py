@@ -7,17 +7,21 @@ The manifests are the seed's, written for today's APIs (apps/v1, rbac v1, admiss
 v1 with sideEffects and admissionReviewVersions), with the images of the cluster's region and
 partition. Objects that exist and already hold what we want are left alone; objects that differ
 get a merge patch of the fields we manage; nothing is replaced. The steps work on a
-module_utils.kube.Kube (dicts) and raise the typed errors of errors.py.
+module_utils._kube.Kube (dicts) and raise the typed errors of _errors.py.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import gates, procedure, webhook_cert
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError, StepError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import ref
-from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _gates as gates,
+    _procedure as procedure,
+    _webhook_cert as webhook_cert,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError, StepError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import ref
+from ansible_collections.eksops.windows.plugins.module_utils._windows_support import support_of
 
 DEFAULT_FLAVOUR = "script"  # the names of the documented S3/kubectl install
 LINUX_AMD64 = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}

@@ -23,9 +23,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule, aws_argument_spec
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.eksops.windows.plugins.module_utils import certificates, eks_token
-from ansible_collections.eksops.windows.plugins.module_utils import errors as eksops_errors
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube, Urllib3Transport
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _certificates as certificates,
+    _eks_token as eks_token,
+    _errors as eksops_errors,
+)
+from ansible_collections.eksops.windows.plugins.module_utils._kube import Kube, Urllib3Transport
 
 # The kubernetes package (its client and thousand models) is imported only where a kubeconfig
 # file must be read: importing it costs more than half a second per module process.
@@ -149,10 +152,10 @@ def cluster_facts(cluster, region):
         "role_arn": cluster.get("roleArn"),
         "ip_family": network.get("ipFamily", "ipv4"),
         "tags": cluster.get("tags") or {},
-        # compute Windows cannot run on (gates.py): EKS Auto Mode and Hybrid Nodes
+        # compute Windows cannot run on (_gates.py): EKS Auto Mode and Hybrid Nodes
         "auto_mode": bool((cluster.get("computeConfig") or {}).get("enabled")),
         "hybrid_nodes": bool((cluster.get("remoteNetworkConfig") or {}).get("remoteNodeNetworks")),
-        # how IAM principals reach Kubernetes (node identity: node_identity.py); EKS clusters
+        # how IAM principals reach Kubernetes (node identity: _node_identity.py); EKS clusters
         # made before access entries existed answer no accessConfig and read aws-auth only
         "authentication_mode": (cluster.get("accessConfig") or {}).get("authenticationMode")
         or "CONFIG_MAP",
@@ -527,7 +530,7 @@ class EksClusterModule(AnsibleAWSModule):
         return conn
 
     def fail(self, error, **result):
-        """Fail the module for one of the domain's typed errors (errors.py): the one place
+        """Fail the module for one of the domain's typed errors (_errors.py): the one place
         that turns them into fail_json / fail_json_aws."""
         details = dict(result)
         details.update(error.details)

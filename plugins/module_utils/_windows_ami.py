@@ -15,7 +15,10 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure, workloads
+from ansible_collections.eksops.windows.plugins.module_utils import (
+    _procedure as procedure,
+    _workloads as workloads,
+)
 
 DATE = re.compile(r"(20\d{2})[.-]?(\d{2})[.-]?(\d{2})")
 
@@ -150,7 +153,7 @@ def _days_words(record):
 
 
 def _self_managed(reads, warning_days, today, cluster_version):
-    from ansible_collections.eksops.windows.plugins.module_utils.node_identity import provider_instance_id  # pylint: disable=import-outside-toplevel
+    from ansible_collections.eksops.windows.plugins.module_utils._node_identity import provider_instance_id  # pylint: disable=import-outside-toplevel
 
     nodes = [n for n in reads.nodes() if workloads.is_windows_node(n)
              and not workloads.node_labels(n).get(procedure.NODEGROUP_LABEL)]

@@ -59,5 +59,5 @@ class StepError(EksOpsError):
 
 
 class LeaseError(EksOpsError):
-    """Another run holds the cluster's Lease (lease.py), or took it while this run was reading
+    """Another run holds the cluster's Lease (_lease.py), or took it while this run was reading
     or writing; ``details['lease']`` names that run's procedure, holder and times."""

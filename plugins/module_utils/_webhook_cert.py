@@ -4,7 +4,7 @@
 """The legacy VPC admission webhook's certificate (section 7 of the procedure), as steps.
 
 Each step takes the cluster's reads (reads.ClusterReads, which holds the clients), check_mode
-and its parameters, and returns (changed, result); it raises the typed errors of errors.py. In
+and its parameters, and returns (changed, result); it raises the typed errors of _errors.py. In
 check mode no step writes. ``converge`` is the whole procedure of vpc_webhook_cert (and of the
 certificate part of eks_windows_legacy): inspect, decide, issue through the CSR API, write the
 Secret, restart the webhook, wait for its rollout, re-create stuck Windows pods.
@@ -21,12 +21,12 @@ import base64
 import datetime
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    certificates,
-    csr,
-    procedure,
-    workloads,
+    _certificates as certificates,
+    _csr as csr,
+    _procedure as procedure,
+    _workloads as workloads,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.errors import (
+from ansible_collections.eksops.windows.plugins.module_utils._errors import (
     EksOpsError,
     InputError,
     StepError,

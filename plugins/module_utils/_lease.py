@@ -44,9 +44,9 @@ import socket
 import time
 import uuid
 
-from ansible_collections.eksops.windows.plugins.module_utils.eks_access import Clients
-from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError, LeaseError
-from ansible_collections.eksops.windows.plugins.module_utils.kube import Kube
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import Clients
+from ansible_collections.eksops.windows.plugins.module_utils._errors import KubeError, LeaseError
+from ansible_collections.eksops.windows.plugins.module_utils._kube import Kube
 
 NAME = "eksops-windows"
 NAMESPACE = "kube-system"

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a module reads of one cluster, each read made at most once per module process.
 
-The gates (gates.py), the steps (windows_support.py, ...) and the assessment (assessment.py)
+The gates (_gates.py), the steps (_windows_support.py, ...) and the assessment (_assessment.py)
 all take their facts from one ``ClusterReads``: a module that gates, acts and assesses lists the
 nodes once, reads the ConfigMap once, lists the role's policies once. AWS reads the identity may
 not make are not fatal here: they are listed in ``incomplete`` and return None, and each caller
@@ -15,10 +15,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    iam_policy,
-    legacy,
-    procedure,
-    workloads,
+    _iam_policy as iam_policy,
+    _legacy as legacy,
+    _procedure as procedure,
+    _workloads as workloads,
 )
 
 try:
@@ -160,7 +160,7 @@ class ClusterReads(object):
         """Public facts of the legacy webhook's Secret as vpc_webhook_cert reads them
         (webhook_cert.describe: present, valid_pem, error, key_matches, not_after, ...)."""
         def read():
-            from ansible_collections.eksops.windows.plugins.module_utils import webhook_cert  # pylint: disable=import-outside-toplevel
+            from ansible_collections.eksops.windows.plugins.module_utils import _webhook_cert as webhook_cert  # pylint: disable=import-outside-toplevel
 
             return webhook_cert.describe(webhook_cert.read_secret(self.clients.kube), None)
         return self._once("webhook_certificate", read)
@@ -188,7 +188,7 @@ class ClusterReads(object):
     def node_identity(self):
         """node_identity.audit of the cluster (memoised: the assessment and the doctor share it)."""
         def read():
-            from ansible_collections.eksops.windows.plugins.module_utils import node_identity  # pylint: disable=import-outside-toplevel
+            from ansible_collections.eksops.windows.plugins.module_utils import _node_identity as node_identity  # pylint: disable=import-outside-toplevel
 
             return node_identity.audit(self)
         return self._once("node_identity", read)
@@ -403,7 +403,7 @@ def assessment_facts(reads):
     """Everything assessment.judge() needs, through the reads (what a gate already read is not
     read again)."""
     cluster = reads.cluster
-    from ansible_collections.eksops.windows.plugins.module_utils.windows_support import support_of  # pylint: disable=import-outside-toplevel
+    from ansible_collections.eksops.windows.plugins.module_utils._windows_support import support_of  # pylint: disable=import-outside-toplevel
 
     nodes = reads.node_summaries()
     facts = {"cluster": cluster, "nodes": nodes, "support": support_of(cluster)}

@@ -3,16 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Finding and removing the objects that legacy (data-plane) Windows support left on a cluster.
 
-The names come from procedure.py; this file only knows how to read and delete each kind through
-module_utils/kube.py, at the API versions current Kubernetes serves.
+The names come from _procedure.py; this file only knows how to read and delete each kind through
+module_utils/_kube.py, at the API versions current Kubernetes serves.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import procedure
-from ansible_collections.eksops.windows.plugins.module_utils.kube import ref
+from ansible_collections.eksops.windows.plugins.module_utils import _procedure as procedure
+from ansible_collections.eksops.windows.plugins.module_utils._kube import ref
 
 
 def label(obj):

@@ -15,14 +15,14 @@ __metaclass__ = type
 import json
 
 from ansible_collections.eksops.windows.plugins.module_utils import (
-    certificates,
-    cni_config,
-    gates,
-    legacy,
-    procedure,
-    workloads,
+    _certificates as certificates,
+    _cni_config as cni_config,
+    _gates as gates,
+    _legacy as legacy,
+    _procedure as procedure,
+    _workloads as workloads,
 )
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError
 
 SEVERITIES = ("error", "warning", "info")
 TERMINATED_PHASES = ("Succeeded", "Failed")
@@ -532,9 +532,9 @@ def judge(facts, warning_days=procedure.WEBHOOK_CERT_WARNING_DAYS):
                 "Renew it (role cert_renew).",
                 ["Secret/kube-system/%s" % procedure.LEGACY_SHARED["secret"]]))
 
-    # --- section 10: the identity of the Windows nodes (node_identity.py) ---
+    # --- section 10: the identity of the Windows nodes (_node_identity.py) ---
     if facts.get("node_identity"):
-        from ansible_collections.eksops.windows.plugins.module_utils import node_identity  # pylint: disable=import-outside-toplevel
+        from ansible_collections.eksops.windows.plugins.module_utils import _node_identity as node_identity  # pylint: disable=import-outside-toplevel
 
         findings.extend(node_identity.findings(facts["node_identity"], finding))
 

@@ -2,14 +2,14 @@
 # Copyright: eksops.windows contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The OS-selector audit and fix of a mixed cluster's workloads (section 8), as a step:
-``converge(kube, check_mode, params) -> (changed, result)``; the rules are in workloads.py."""
+``converge(kube, check_mode, params) -> (changed, result)``; the rules are in _workloads.py."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.eksops.windows.plugins.module_utils import workloads
-from ansible_collections.eksops.windows.plugins.module_utils.errors import EksOpsError
+from ansible_collections.eksops.windows.plugins.module_utils import _workloads as workloads
+from ansible_collections.eksops.windows.plugins.module_utils._errors import EksOpsError
 
 NODES_WHAT = "Listing nodes (needs RBAC 'list' on nodes)"
 

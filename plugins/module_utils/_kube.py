@@ -17,7 +17,7 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.eksops.windows.plugins.module_utils.errors import KubeError
+from ansible_collections.eksops.windows.plugins.module_utils._errors import KubeError
 
 try:
     from urllib.parse import quote, urlencode
