@@ -81,7 +81,8 @@ from ansible_collections.eksops.windows.plugins.module_utils._eks_access import 
 from ansible_collections.eksops.windows.plugins.module_utils._eks_token import undefined_profiles_message
 
 try:
-    import boto3  # noqa: F401 pylint: disable=unused-import (AWSLookupBase makes the clients; HAS_BOTO3 says whether boto3 is there)
+    # AWSLookupBase makes the clients; HAS_BOTO3 says whether boto3 is there
+    import boto3  # noqa: F401 pylint: disable=unused-import
     import botocore
     import botocore.session
     HAS_BOTO3 = True
