@@ -19,8 +19,9 @@ description:
     the collection's roles read the host variables C(eks_cluster_name) and C(aws_region).
   - "Host variables: C(eks_cluster_name), C(aws_region), C(aws_account_id), C(eks_arn),
     C(eks_version) (Kubernetes), C(eks_platform_version), C(eks_endpoint), C(eks_role_arn),
-    C(eks_status), C(eks_tags), C(eks_ip_family), C(eks_authentication_mode) (C(CONFIG_MAP),
-    C(API_AND_CONFIG_MAP) or C(API)), C(eks_control_plane_support) (whether the version table
+    C(eks_status), C(eks_tags), C(eks_ip_family) (C(ipv4) when DescribeCluster gives none),
+    C(eks_authentication_mode) (C(CONFIG_MAP), C(API_AND_CONFIG_MAP) or C(API); C(CONFIG_MAP) when
+    DescribeCluster gives none, as for clusters made before access entries), C(eks_control_plane_support) (whether the version table
     of control-plane Windows support admits the Kubernetes and platform versions, null when they
     cannot be read), and C(aws_profile) when a profile listed the cluster. The cluster CA and the credentials are never host variables, and never cached."
   - "The inventory file is YAML, its name ends with C(eks_clusters.yml) or C(eks_clusters.yaml),
@@ -61,6 +62,8 @@ options:
         cannot be given.
       - A cluster that several profiles can see is listed once, with the first such profile as
         its C(aws_profile).
+      - A profile (here or in O(profile)) that is not in the AWS config or credentials files fails
+        the inventory before any call, naming the profiles that are.
     type: list
     elements: str
     default: []
@@ -84,6 +87,7 @@ options:
         (any tag key)."
       - A value is a shell-style pattern (V(prod-*), V(1.2?)) or a list of them (any may match);
         matching is case-sensitive. A cluster without the tag does not match C(tag:<key>).
+      - An unknown filter name fails the inventory with the list of known ones.
       - Filters are applied on the controller to the listed clusters (EKS has no server-side
         filter), so changing them needs no cache refresh.
     type: dict
@@ -145,10 +149,11 @@ notes:
     credentials or endpoints.
   - Required IAM actions are C(eks:ListClusters) and C(eks:DescribeCluster), and
     C(ec2:DescribeRegions) when O(regions) is empty.
-  - Every AWS call is retried with the collection's retry policy (jittered backoff) on throttling
-    (C(ThrottlingException), C(Throttling), C(RequestLimitExceeded)) and server errors
-    (C(ServerException), C(ServiceUnavailableException), C(InternalFailure), ...), on top of
-    botocore's own attempts (E(AWS_MAX_ATTEMPTS), E(AWS_RETRY_MODE)).
+  - Every AWS call is retried with the collection's retry policy (jittered backoff, 8 attempts)
+    on throttling (C(ThrottlingException), C(Throttling), C(RequestLimitExceeded)) and server
+    errors (C(ServerException), C(ServiceUnavailableException), C(InternalFailure), ...), on top of
+    botocore's own attempts (E(AWS_MAX_ATTEMPTS), E(AWS_RETRY_MODE)). AccessDenied, refused
+    credentials and a missing cluster are not retried.
   - "How a failure stops a run: ansible-core turns an inventory plugin's error into a warning
     (I(Unable to parse ... as an inventory source)) and goes on without the source's hosts,
     unless C([inventory] unparsed_is_failed) or C(any_unparsed_is_failed) (E(ANSIBLE_INVENTORY_UNPARSED_FAILED),

@@ -24,7 +24,11 @@ description:
     them, on the controller; the Kubernetes client that runs the exec plugin must run there too
     (C(connection=local))."
   - "The token helper of the kubeconfig's C(exec) user runs in the Kubernetes client's process
-    with that environment, and with C(--profile) when O(profile) is set. Access keys given to the
+    with that environment, and with C(--profile) when O(profile) is set, so every token is signed
+    with the identity that described the cluster. A profile wins over access keys of the
+    environment (botocore's rule for a named profile), for DescribeCluster and for the tokens. A
+    profile that is not in the AWS config or credentials file fails the lookup, naming the
+    profiles that are; an empty O(profile) means the environment's credentials. Access keys given to the
     lookup itself (O(access_key), O(secret_key), O(session_token) as lookup arguments) are refused:
     the helper could only get them from the kubeconfig, and no key is ever written into one."
 author:
@@ -44,7 +48,7 @@ notes:
     P(eksops.windows.eks_clusters#inventory) inventory do), with jittered backoff, on throttling
     (C(ThrottlingException)) and server errors (C(ServerException), C(ServiceUnavailableException), ...)
     on top of botocore's own attempts. An error that remains fails the lookup with the cluster,
-    region and action named.
+    region and action named. A missing cluster and AccessDenied are not retried.
 """
 
 EXAMPLES = r"""

@@ -62,7 +62,8 @@ options:
       - C(audited) reports and changes nothing.
       - C(fixed) also fixes the identity gaps of the Windows node roles that
         O(identity_fix_allowed) covers. It requires O(identity_fix_allowed) and the
-        C(identity) check.
+        C(identity) check; without either, the module fails before anything is read and says
+        what to give.
     type: str
     choices: [audited, fixed]
     default: audited
@@ -74,6 +75,7 @@ options:
       - A role with a gap that no pattern covers is reported with action C(not_allowed) and left
         alone. With O(state=audited) the same rule tells what a fix would do.
       - A comma-separated string is accepted too (for AWX surveys).
+      - A pattern that is not valid fails the module before anything is read.
     type: list
     elements: str
     default: []
@@ -89,7 +91,7 @@ options:
   ami_warning_days:
     description:
       - An AMI with fewer days than this left before it is made private is reported with status
-        C(expiring). From 1 to 365.
+        C(expiring). From 1 to 365; another value fails the module before anything is read.
     type: int
     default: 30
 notes:

@@ -19,15 +19,22 @@ description:
     and prerequisite of the EKS Windows support procedure and returns the C(mode) (control-plane
     support possible, legacy only, or not assessable), the current C(state) (policy,
     C(enable-windows-ipam), legacy objects and flavour, webhook certificate), the
-    C(prerequisites), the C(findings) with severity and remedy, and the C(preflight) verdicts that
-    the roles C(enable) and C(legacy_install) gate on.
+    C(prerequisites), the C(findings) with severity and remedy, and the C(preflight) verdicts,
+    the blockers that M(eksops.windows.eks_windows_support) and
+    M(eksops.windows.eks_windows_legacy) refuse a cluster on (one gate function per procedure).
   - "Reads: EKS DescribeCluster, ListFargateProfiles, DescribeFargateProfile, ListNodegroups,
     DescribeNodegroup, DescribeAddon (vpc-cni); IAM ListAttachedRolePolicies; EC2
-    DescribeInstanceTypes (the instance types of Windows nodes); Kubernetes: the version, nodes,
-    pods, services, Deployments, StatefulSets and DaemonSets of all namespaces
-    (aws-node's env is taken from that list), ConfigMap amazon-vpc-cni, the legacy objects by name
-    and the legacy webhook Secret (only its certificate is inspected; the key is never read into
-    the result)."
+    DescribeInstanceTypes (the instance types of Windows nodes, one call per 100); Kubernetes:
+    the version, nodes, the Windows pods (one LIST per Windows node and one of unscheduled pods,
+    or one paged LIST of every live pod past 20 Windows nodes), Services (only when there are
+    Windows pods), Deployments, StatefulSets and DaemonSets of all namespaces (aws-node's env is
+    taken from that list), ConfigMap amazon-vpc-cni, the legacy objects by name and, when legacy
+    objects exist, the legacy webhook Secret (its C(cert.pem) is inspected, and whether its
+    C(key.pem) is there and is the certificate's key; the key never enters the result)."
+  - "For its node identity findings it also reads what the identity check of
+    M(eksops.windows.eks_windows_doctor) reads: ConfigMap C(kube-system/aws-auth), EKS
+    ListAccessEntries and DescribeAccessEntry (access-entry authentication modes), EC2
+    DescribeInstances and IAM GetInstanceProfile (the role of self-managed Windows nodes)."
   - An AWS read that is denied does not end the assessment; it becomes the finding
     C(assessment_incomplete). Kubernetes read errors fail the module with an explanation.
   - Reads only; makes no change anywhere.
@@ -51,7 +58,7 @@ options:
   webhook_certificate_warning_days:
     description:
       - A legacy webhook certificate that expires in fewer days than this is reported with the
-        finding C(webhook_certificate_expiring).
+        finding C(webhook_certificate_expiring). 0 or more.
     type: int
     default: 30
   doctor:
@@ -323,7 +330,7 @@ findings:
   elements: dict
   contains:
     id:
-      description: Stable identifier of the finding (see the collection's docs/modules/eks_windows_info.md).
+      description: Stable identifier of the finding (every rule is listed in the collection's docs/assessment.md).
       type: str
       sample: windows_host_network
     severity:
@@ -402,8 +409,10 @@ doctor:
       elements: str
 preflight:
   description:
-    - Whether the procedures may run, with the reasons they may not. C(control_plane) gates
-      role C(enable), C(legacy) gates role C(legacy_install).
+    - Whether the procedures may run, with the reasons they may not. C(control_plane) has the
+      blockers M(eksops.windows.eks_windows_support) (role C(enable)) refuses on, C(legacy) those
+      of M(eksops.windows.eks_windows_legacy) with O(eksops.windows.eks_windows_legacy#module:state=present)
+      (role C(legacy_install)); each has C(allowed), C(forced), C(blockers) and C(blocker_ids).
   returned: when O(assess=true)
   type: dict
   sample:

@@ -56,8 +56,10 @@ options:
         (ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment), the webhook Service and
         Deployment, the MutatingWebhookConfiguration (C(admissionregistration.k8s.io/v1), the
         cluster CA as caBundle) and the ClusterRoleBinding C(eks:kube-proxy-windows), with the
-        images of the cluster's region and partition. Objects that already hold what is wanted
-        are left alone; others get a merge patch, never a replacement.
+        images of Amazon's ECR account for the cluster's region (DNS suffix
+        C(amazonaws.com.cn) in C(cn-*) regions). Objects that already hold what is wanted are
+        left alone; others get a merge patch of the fields the install manages, never a
+        replacement.
       - With O(state=present) and O(certificate=true), the same call then issues the webhook's
         certificate through the Kubernetes CSR API and stores it in Secret
         C(kube-system/vpc-admission-webhook-certs), as M(eksops.windows.vpc_webhook_cert) with
@@ -65,7 +67,8 @@ options:
         unusable, or expires within O(renew_before) days; otherwise it writes nothing.
       - "The refusals of O(state=present) are the legacy gate's, checked before any write:
         control-plane support is possible (the version table), no Linux node, an IPv6 cluster,
-        or versions the table cannot judge. Only O(force) goes past them, with a warning."
+        compute of EKS Auto Mode or Hybrid Nodes only, or versions the table cannot judge. Only
+        O(force) goes past them, with a warning."
     type: str
     choices: [absent, present]
     required: true
@@ -92,6 +95,9 @@ options:
     description:
       - With O(state=present) and O(certificate=true), renew the webhook certificate when it
         expires within this many days.
+      - From 0 to 364, as for M(eksops.windows.vpc_webhook_cert). The value is checked by the
+        certificate step, after the install's objects were ensured, so another value fails the
+        task there (with C(changed=true) when objects were written).
     type: int
     default: 30
   csr_api:
@@ -111,6 +117,8 @@ extends_documentation_fragment:
 notes:
   - With O(state=absent), each candidate object is read by name (12 reads in all), then each one found is deleted by name.
     A deletion that answers 404 (someone else removed the object in between) counts as done.
+  - With O(state=present), a failure after objects were created or patched (another object, or
+    the certificate step) fails the task with C(changed=true) and names the objects written.
   - Certificate signing requests are read through C(certificates.k8s.io/v1), which Kubernetes
     serves from 1.19. On clusters that DescribeCluster reports as older, they are skipped with a
     warning; approved requests are garbage-collected after one hour anyway.

@@ -22,18 +22,26 @@ description:
     owns it, as M(eksops.windows.eks_windows_support) writes C(enable-windows-ipam). The EKS
     managed add-on C(vpc-cni): the keys C(enableWindowsPrefixDelegation), C(warmWindowsIPTarget),
     C(minimumWindowsIPTarget) and C(warmWindowsPrefixTarget) are merged into its configuration
-    values (every other key kept), after checking that the schema of the add-on's exact version
-    (eks:DescribeAddonConfiguration) has them, then eks:UpdateAddon with C(resolveConflicts=PRESERVE),
-    a bounded wait and a read of the ConfigMap. A Helm release: refused unless
-    O(patch_helm_owned=true). Nobody: the ConfigMap is created or merge-patched."
+    values (every other key kept), each typed as the version's schema says (an integer where it
+    says C(type: integer)), after checking that the schema of the add-on's exact version
+    (eks:DescribeAddonConfiguration) has them (a version without them, such as one that only has
+    C(enableWindowsIpam), is refused with nothing written), then eks:UpdateAddon with
+    C(resolveConflicts=PRESERVE), a bounded wait and a read of the ConfigMap. A Helm release:
+    refused unless O(patch_helm_owned=true). Nobody: the ConfigMap is created or merge-patched.
+    Every refusal, the preconditions' and the owner's, comes before any write."
   - "Before any write, enabling checks the preconditions of Windows prefix delegation and refuses
     the cluster with every reason: Kubernetes and platform version below 1.25 eks.5, 1.26 eks.4,
     1.27 eks.3 (1.28 and later always qualify); a Windows node whose instance type is not Nitro
     (ec2:DescribeInstanceTypes says its C(Hypervisor) is C(nitro), or that it is bare metal),
-    each such node named, or whose type could not be described; Windows IPAM off (C(enable-windows-ipam) not C(\"true\")
-    in the ConfigMap, or not in the add-on's configuration values when the add-on owns it: run
-    role C(eksops.windows.enable) first). Only O(force=true) goes past them."
-  - Disabling has no preconditions; it sets the key to C(false).
+    each such node named, or whose type could not be judged (C(ec2:DescribeInstanceTypes)
+    refused, or silent about the type); versions the platform minimums cannot read; Windows IPAM
+    off (C(enable-windows-ipam) not a true value, as Go's C(strconv.ParseBool) reads it, in the
+    ConfigMap, or, when the add-on owns the ConfigMap, not true in its configuration values, so
+    that the add-on's update that sets prefix delegation would write C(\"false\") back: run role
+    C(eksops.windows.enable) first). Check mode does not skip them; only O(force=true) goes past
+    them."
+  - Disabling has no preconditions; it sets the key to C(false). Without Windows IP targets to
+    set, a missing ConfigMap is not created (prefix delegation is off without it).
   - Linux prefix delegation (C(ENABLE_PREFIX_DELEGATION) of C(aws-node)) is left alone; the two
     coexist.
 author:
@@ -56,17 +64,18 @@ options:
   warm_ip_target:
     description:
       - C(windows-warm-ip-target) (add-on value C(warmWindowsIPTarget)), the free IPv4 addresses
-        the controller keeps on each Windows node. Left alone when not given.
+        the controller keeps on each Windows node. Left alone when not given. A target must be 0
+        or more (refused before any write).
     type: int
   minimum_ip_target:
     description:
       - C(windows-minimum-ip-target) (add-on value C(minimumWindowsIPTarget)), the IPv4 addresses
-        each Windows node holds at least. Left alone when not given.
+        each Windows node holds at least. Left alone when not given. 0 or more.
     type: int
   warm_prefix_target:
     description:
       - C(windows-warm-prefix-target) (add-on value C(warmWindowsPrefixTarget)), the free
-        prefixes the controller keeps on each Windows node. Left alone when not given.
+        prefixes the controller keeps on each Windows node. Left alone when not given. 0 or more.
     type: int
   force:
     description:
@@ -76,10 +85,10 @@ options:
     default: false
   patch_helm_owned:
     description:
-      - When a Helm release owns ConfigMap C(kube-system/amazon-vpc-cni) (its C(meta.helm.sh/*)
-        annotations or C(app.kubernetes.io/managed-by=Helm)), the module refuses to patch it by
-        default and names the release and the chart values to set (C(enableWindowsPrefixDelegation)
-        and the targets). With C(true) it patches the ConfigMap anyway, and warns that the
+      - When a Helm release owns ConfigMap C(kube-system/amazon-vpc-cni) (its
+        C(meta.helm.sh/release-name) annotation or the label C(app.kubernetes.io/managed-by=Helm)),
+        the module refuses to patch it by default and names the release and the chart values to
+        set (C(enableWindowsPrefixDelegation) and the targets). With C(true) it patches the ConfigMap anyway, and warns that the
         release's next C(helm upgrade) reverts it unless its values say the same.
     type: bool
     default: false
@@ -88,7 +97,8 @@ options:
       - When the EKS managed add-on C(vpc-cni) owns the ConfigMap, how many seconds to wait for
         its C(UpdateAddon) to finish (eks:DescribeUpdate, polled every 1 to 5 seconds). An update
         still running then fails the task with C(changed=true) and the update's id; it goes on
-        in EKS.
+        in EKS. An update that ends C(Failed) or C(Cancelled) fails the task the same way, with
+        the errors EKS gave.
     type: int
     default: 600
 extends_documentation_fragment:

@@ -25,17 +25,29 @@ description:
     add-on's configuration values (JSON or YAML, every other key kept), after checking that the
     schema of the add-on's exact version (eks:DescribeAddonConfiguration) has the key, then
     eks:UpdateAddon with C(resolveConflicts=PRESERVE), a bounded wait for the update and a read
-    of the ConfigMap to check it carries the value. A Helm release: refused unless
-    O(patch_helm_owned=true). Nobody: the ConfigMap is created or merge-patched."
+    of the ConfigMap to check it carries the value. When the add-on's configuration values
+    already say so and only the ConfigMap was edited by hand, the ConfigMap is put back to the
+    add-on's value. A Helm release: refused unless O(patch_helm_owned=true). Nobody: the
+    ConfigMap is created or merge-patched."
+  - "The owner's refusals (eks:DescribeAddon refused, the add-on C(CREATING), C(UPDATING) or
+    C(DELETING), its version's schema without the key, a Helm release) come before the policy
+    step: a refused cluster is left as it was."
+  - "The value is compared as the VPC resource controller reads it (Go's C(strconv.ParseBool)):
+    a cluster with C(enable-windows-ipam: \"TRUE\") is enabled and nothing is written; a value
+    the controller cannot parse is rewritten."
   - "Disabled: the policy is detached unless Linux nodes use security groups for pods (they
-    need it); the key is set to C(\"false\")."
+    need it); the key is set to C(\"false\"). A missing ConfigMap is not created (Windows IPAM
+    is off without it)."
   - "Before any write, enabling runs the procedure's one gate (the same blockers the
     assessment's C(preflight.control_plane) verdict reports) and refuses the cluster with every
     reason: below the minimum platform version of its Kubernetes version (1.17 eks.10, 1.18
-    eks.9, 1.19 eks.7, 1.20 eks.3, 1.21 eks.3; 1.22 and later always qualify), a cluster role
-    IAM does not know, no Linux node and no Fargate profile that can run CoreDNS, an IPv6
-    cluster, or the legacy C(vpc-resource-controller) Deployment still present (the control
-    plane ignores Windows IPAM while it exists). Only O(force=true) goes past it."
+    eks.9, 1.19 eks.7, 1.20 eks.3, 1.21 eks.3; 1.22 and later always qualify), versions the
+    table cannot read, a cluster role IAM does not know, no Linux node and no Fargate profile
+    that can run CoreDNS (also when the Fargate profiles cannot be read), an IPv6 cluster,
+    compute of EKS Auto Mode or Hybrid Nodes only (no node could run Windows), or the legacy
+    C(vpc-resource-controller) Deployment still present (the control plane ignores Windows IPAM
+    while it exists; the message lists every legacy object found). Check mode and
+    O(manage_iam=false) do not skip the gate; only O(force=true) goes past it."
   - With O(assess=true) the same process also returns the full assessment of the cluster
     (what M(eksops.windows.eks_windows_info) returns), from the reads it already made.
 author:
@@ -76,9 +88,10 @@ options:
     default: false
   patch_helm_owned:
     description:
-      - When a Helm release owns ConfigMap C(kube-system/amazon-vpc-cni) (its C(meta.helm.sh/*)
-        annotations or C(app.kubernetes.io/managed-by=Helm)), the module refuses to patch it by
-        default and names the release and the chart value to set (C(enableWindowsIpam)). With
+      - When a Helm release owns ConfigMap C(kube-system/amazon-vpc-cni) (its
+        C(meta.helm.sh/release-name) annotation or the label C(app.kubernetes.io/managed-by=Helm)),
+        the module refuses to patch it by default and names the release and the chart value to
+        set (C(enableWindowsIpam), with the C(helm upgrade --reuse-values --set) to run). With
         C(true) it patches the ConfigMap anyway, and warns that the release's next
         C(helm upgrade) reverts it unless its values say the same.
     type: bool
@@ -88,9 +101,14 @@ options:
       - When the EKS managed add-on C(vpc-cni) owns the ConfigMap, how many seconds to wait for
         its C(UpdateAddon) to finish (eks:DescribeUpdate, polled every 1 to 5 seconds). An update
         still running then fails the task with C(changed=true) and the update's id; it goes on
-        in EKS.
+        in EKS. An update that ends C(Failed) or C(Cancelled) (for example on
+        C(ConfigurationConflict)) fails the task the same way, with the errors EKS gave.
     type: int
     default: 600
+notes:
+  - "A failure after a write fails the task with C(changed=true) and says what was written: a
+    failure of the ConfigMap step after the policy was attached (RV(iam.action=attached)), or of
+    the assessment (O(assess=true)) after either write."
 extends_documentation_fragment:
   - eksops.windows.attributes.ACTION_GROUP
   - eksops.windows.cluster
@@ -284,7 +302,8 @@ preflight:
       sample: []
     blocker_ids:
       description: Stable ids of the blockers (C(version_below_table), C(version_not_assessable),
-        C(cluster_role_missing), C(no_linux_node), C(ipv6_cluster), C(legacy_controller_present)).
+        C(cluster_role_missing), C(no_linux_node), C(ipv6_cluster), C(auto_or_hybrid_compute_only),
+        C(legacy_controller_present)).
       type: list
       elements: str
       sample: []

@@ -17,8 +17,9 @@ description:
     the reverse. This module checks the pod templates of the cluster's Deployments,
     StatefulSets and DaemonSets in one call per cluster.
   - "Audit (O(state=audited)): reports every workload whose pod template selects no operating
-    system (no C(kubernetes.io/os) or C(beta.kubernetes.io/os) in its C(nodeSelector), no
-    required node affinity on either label). Separately, as warnings, it lists the workloads
+    system (no C(kubernetes.io/os) or C(beta.kubernetes.io/os) in its C(nodeSelector), and no
+    required node affinity whose every term restricts one of those labels with C(In)); a
+    C(nodeSelector) with other keys only selects no OS. Separately, as warnings, it lists the workloads
     that reach Windows nodes through node affinity alone: the control-plane webhook of EKS
     reads only the C(nodeSelector), so their pods get no C(vpc.amazonaws.com/PrivateIPv4Address)
     resource and no IP address. Those are never changed: add
@@ -34,7 +35,8 @@ description:
     by the workload's update strategy).
   - Each patch carries the C(resourceVersion) the decision was made on; when the workload
     changed meanwhile (409 Conflict) the module reads it again and decides again, so it never
-    overrides a selector someone has just added.
+    overrides a selector someone has just added; after 5 conflicts in a row on one workload it
+    fails and asks to run again. A workload deleted meanwhile is left alone.
   - By default (O(only_mixed=true)), a cluster that does not have both Linux and Windows nodes
     is reported as having nothing to do, and its workloads are not listed.
 author:
@@ -53,7 +55,8 @@ options:
     description:
       - C(audited) reports and changes nothing.
       - C(fixed) adds C(kubernetes.io/os=linux) to the workloads without an OS selector that
-        O(fix_allowed) covers. It requires O(fix_allowed).
+        O(fix_allowed) covers. It requires O(fix_allowed); without it, or with a pattern that is
+        not valid, the module fails before anything is read and says what to list.
     type: str
     choices: [audited, fixed]
     default: audited

@@ -18,16 +18,18 @@ description:
     chains to the cluster CA, and which install flavour's Service it serves.
   - With O(state=present) it makes sure the certificate is good. It issues a new one when the
     Secret is missing, holds something that is not a certificate, when key and certificate do
-    not match, the certificate does not name the webhook Service or does not chain to the
-    cluster CA, expires within O(renew_before) days, or when O(force) is set. Otherwise it
-    writes nothing.
+    not match (or C(key.pem) is missing), the certificate does not name the webhook Service,
+    does not chain to the cluster CA or is not for server auth, expires within O(renew_before)
+    days, or when O(force) is set. Otherwise it writes nothing.
   - "Issuing: an RSA 2048 key and a CSR (CN C(<service>.kube-system.svc), SANs C(<service>),
     C(<service>.kube-system), C(<service>.kube-system.svc), server auth) made on the
     controller; any CSR of the same name is deleted first, even one approved minutes ago, so
     a renewal never silently does nothing; a Kubernetes CSR named C(<service>.kube-system) is
     created, approved, and waited for; the issued certificate is checked (SANs, key match,
     server auth, cluster CA); only then is the Secret written. If anything fails, the Secret
-    stays as it was, and the CSR is deleted (it would hold a certificate whose key is lost)."
+    stays as it was, and the CSR is deleted (it would hold a certificate whose key is lost). A
+    CSR that something denies is reported as denied, with who denied it (the field manager that
+    wrote its C(Denied) condition) and the reason given."
   - "The webhook Service is the one that MutatingWebhookConfiguration C(vpc-admission-webhook-cfg)
     points at (the one the API server calls), even when both install flavours' Services exist;
     RV(service_source) says how it was chosen."
@@ -37,8 +39,11 @@ description:
     than the certificate (or, never restarted, while a pod of it started before the
     certificate), and, when the replaced certificate was unusable, stuck Windows pods created
     before it are re-created while any exist. For that the module writes two annotations on the
-    Secret with the certificate, C(eksops.windows/issued-at) and
-    C(eksops.windows/previous-certificate-unusable). RV(resumed) says when a run did this."
+    Secret with the certificate, C(eksops.windows/issued-at) (when it stored the certificate, on
+    the controller's clock, the clock the restart annotation is written with; signers backdate
+    C(notBefore)) and C(eksops.windows/previous-certificate-unusable). A certificate another tool
+    stored has no such annotation, and its C(notBefore) counts instead. RV(resumed) says when a
+    run did this."
   - The private key never appears in results, diff or logs.
 author:
   - eksops.windows maintainers (!UNKNOWN)
@@ -69,9 +74,13 @@ options:
     default: false
   service_name:
     description:
-      - The webhook Service the certificate is for. By default the module finds it
+      - "The webhook Service the certificate is for. By default the module finds it
         (C(vpc-admission-webhook-svc) of the S3/kubectl install, or C(vpc-admission-webhook) of
-        eksctl's).
+        eksctl's): the one MutatingWebhookConfiguration C(vpc-admission-webhook-cfg) points at;
+        without that configuration, the only flavour's Service that exists (the first of two,
+        with a warning). RV(service_source) says which rule chose it."
+      - "A Service given here that the webhook configuration does not point at gets a warning: the
+        webhook the API server calls keeps its old certificate."
     type: str
   csr_api:
     description:

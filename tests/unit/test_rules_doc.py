@@ -1,4 +1,4 @@
-"""docs/modules/eks_windows_info.md lists every rule of procedure.RULES with its id, severity,
+"""docs/assessment.md lists every rule of procedure.RULES with its id, severity,
 source and date, between the markers below. `python tests/unit/test_rules_doc.py` rewrites that
 block from the table; the test fails when the page and the table differ."""
 
@@ -7,7 +7,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DOC = os.path.join(ROOT, "docs", "modules", "eks_windows_info.md")
+DOC = os.path.join(ROOT, "docs", "assessment.md")
 START = "<!-- rules: generated from procedure.RULES by tests/unit/test_rules_doc.py -->"
 END = "<!-- rules: end -->"
 

@@ -1,6 +1,6 @@
 """What the lab's real kube-apiserver (v1.20.2) refuses among the legacy objects as the
 installers and the seed write them, and what it takes instead. Each refusal is a reason the
-collection writes an object the way it does (docs/roles/legacy_install.md, "What the API server
+collection writes an object the way it does (docs/legacy.md, "What the API server
 refuses"); these tests keep that list true. Refusals that only come with 1.22 (the removal of
 the v1beta1 APIs) cannot be shown here: the lab's server is 1.20."""
 
