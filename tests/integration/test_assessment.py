@@ -13,10 +13,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eksopslab import kube
-from eksopslab.testing import WRITE_VERBS, running_lab, task_results
+from eksopslab.testing import WRITE_VERBS, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "assess.yml")
 CERT_PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "webhook_cert.yml")
+# read only (what a test changes, it puts back): test_fleet_report.py reads the same lab start
+SHARED_SCENARIO = "fleet.yml"
 CLUSTERS = ("fleet-ready", "fleet-nodes", "fleet-cni", "fleet-ipv6", "fleet-legacy-soon",
             "fleet-legacy-expired", "fleet-odd-platform", "fleet-today", "fleet-auto",
             "fleet-ipam-spelled", "fleet-cert-broken")
@@ -75,15 +77,15 @@ def pods_of(lab, cluster, namespace, app):
 
 
 @pytest.fixture(scope="module", name="lab")
-def fleet_lab(tmp_path_factory):
-    with running_lab(str(tmp_path_factory.mktemp("fleet")), "fleet.yml") as handle:
-        # the controller manager creates the 65 Windows pods of shop/web in bursts
-        deadline = time.monotonic() + 60
-        while len(pods_of(handle, "fleet-nodes", "shop", "web")) < 65 or \
-                len(pods_of(handle, "fleet-today", "web", "iis")) < 100:
-            assert time.monotonic() < deadline, "the ReplicaSet controller made too few pods"
-            time.sleep(0.5)
-        yield handle
+def fleet_lab(lab_pool):
+    handle = lab_pool.get(SHARED_SCENARIO)
+    # the controller manager creates the 65 Windows pods of shop/web in bursts
+    deadline = time.monotonic() + 60
+    while len(pods_of(handle, "fleet-nodes", "shop", "web")) < 65 or \
+            len(pods_of(handle, "fleet-today", "web", "iis")) < 100:
+        assert time.monotonic() < deadline, "the ReplicaSet controller made too few pods"
+        time.sleep(0.5)
+    return handle
 
 
 @pytest.fixture(scope="module", name="assessed")

@@ -19,9 +19,9 @@ import pytest
 from cryptography import x509
 
 from eksopslab.lab import load_scenario
-from eksopslab.testing import SCENARIOS, running_lab, task_results, write_yaml
+from eksopslab.testing import SCENARIOS, task_results, write_yaml
 
-SCENARIO = "fleet.yml"
+SCENARIO = SHARED_SCENARIO = "fleet.yml"  # read only: shares its lab start with test_assessment.py
 CLUSTERS = tuple(c["name"] for c in load_scenario(os.path.join(SCENARIOS, SCENARIO))["clusters"])
 GHOST = "ghost"
 GHOST_NAME = 'ghost-<b>&"x"'  # not in EKS, and a name the page must show as text
@@ -46,9 +46,8 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="module", name="lab")
-def fleet_lab(tmp_path_factory):
-    with running_lab(str(tmp_path_factory.mktemp("fleet")), SCENARIO) as handle:
-        yield handle
+def fleet_lab(lab_pool):
+    return lab_pool.get(SHARED_SCENARIO)  # the lab start test_assessment.py read, when it ran
 
 
 @pytest.fixture(scope="module", name="ghost_inventory")

@@ -35,6 +35,29 @@ def running_lab(state_dir, scenario):
         lab.stop()
 
 
+class LabPool:
+    """At most one running lab, of the scenario last asked for: `get(scenario)` starts it (after
+    stopping the lab of another scenario) or returns the one that runs. Test files that only read
+    a scenario share its start this way."""
+
+    def __init__(self, new_state_dir):
+        self.new_state_dir = new_state_dir
+        self.scenario, self._lab, self._handle = None, None, None
+
+    def get(self, scenario):
+        if scenario != self.scenario:
+            self.stop()
+            lab = Lab(self.new_state_dir())
+            lab.start(load_scenario(os.path.join(SCENARIOS, scenario)))
+            self.scenario, self._lab, self._handle = scenario, lab, LabHandle(lab)
+        return self._handle
+
+    def stop(self):
+        if self._lab is not None:
+            self._lab.stop()
+        self.scenario, self._lab, self._handle = None, None, None
+
+
 class LabHandle:
     def __init__(self, lab):
         self.lab = lab
