@@ -81,7 +81,11 @@ from ansible.errors import AnsibleLookupError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
-from ansible_collections.eksops.windows.plugins.module_utils._eks_access import RETRY, TRANSIENT_ERROR_CODES
+from ansible_collections.eksops.windows.plugins.module_utils._eks_access import (
+    ACCESS_KEY_OPTIONS,
+    RETRY,
+    TRANSIENT_ERROR_CODES,
+)
 from ansible_collections.eksops.windows.plugins.module_utils._eks_token import undefined_profiles_message
 
 try:
@@ -155,7 +159,7 @@ class LookupModule(AWSLookupBase):
             # exec user's `--profile` (botocore's rule; amazon.aws refuses both at once, already
             # when it reads the region). They are set to "", which amazon.aws takes for "none":
             # set to None, Ansible would read them from the environment again.
-            for option in ("access_key", "secret_key", "session_token"):
+            for option in ACCESS_KEY_OPTIONS:
                 self.set_option(option, "")
         region = self.region
         if not region:

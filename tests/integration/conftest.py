@@ -26,12 +26,15 @@ def playbook_path():
 # scenario run one after the other (below), and the pool stops the lab as soon as a file of another
 # scenario (or none) begins, so no shared lab runs beside another file's lab.
 
+def _group(item):
+    return getattr(item.module, "SHARED_SCENARIO", None) or item.module.__name__
+
+
 def pytest_collection_modifyitems(items):
     groups = {}
     for item in items:
-        key = getattr(item.module, "SHARED_SCENARIO", None) or item.module.__name__
-        groups.setdefault(key, len(groups))
-    items.sort(key=lambda item: groups[getattr(item.module, "SHARED_SCENARIO", None) or item.module.__name__])
+        groups.setdefault(_group(item), len(groups))
+    items.sort(key=lambda item: groups[_group(item)])
 
 
 @pytest.fixture(scope="session")

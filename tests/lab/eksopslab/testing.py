@@ -42,20 +42,19 @@ class LabPool:
 
     def __init__(self, new_state_dir):
         self.new_state_dir = new_state_dir
-        self.scenario, self._lab, self._handle = None, None, None
+        self.scenario, self._handle = None, None
+        self._running = contextlib.ExitStack()
 
     def get(self, scenario):
         if scenario != self.scenario:
             self.stop()
-            lab = Lab(self.new_state_dir())
-            lab.start(load_scenario(os.path.join(SCENARIOS, scenario)))
-            self.scenario, self._lab, self._handle = scenario, lab, LabHandle(lab)
+            self._handle = self._running.enter_context(running_lab(self.new_state_dir(), scenario))
+            self.scenario = scenario
         return self._handle
 
     def stop(self):
-        if self._lab is not None:
-            self._lab.stop()
-        self.scenario, self._lab, self._handle = None, None, None
+        self._running.close()
+        self.scenario, self._handle = None, None
 
 
 class LabHandle:
