@@ -105,8 +105,8 @@ sanity: venv ## ansible-test sanity, offline, no Docker
 	bash tests/sanity/run.sh
 
 # ansible-lint gets an ANSIBLE_HOME of its own: it puts $ANSIBLE_HOME/collections (default
-# ~/.ansible) first, where molecule's prerun leaves a copy of this collection as it was at the
-# last molecule run; lint must resolve our modules and roles from the working tree.
+# ~/.ansible) first, where a molecule prerun (off in our scenarios) or an `ansible-galaxy
+# collection install` leaves a copy of this collection; lint must resolve the working tree's.
 lint: venv ## ruff (ruff.toml), then ansible-lint (production profile, offline; its yaml rule is yamllint)
 	@echo "== ruff (ruff.toml: pycodestyle, pyflakes, import order)"
 	$(BIN)/ruff check .
