@@ -113,7 +113,7 @@ lint: venv ## ruff (ruff.toml), then ansible-lint (production profile, offline; 
 	@echo "== ansible-lint (production profile, offline)"
 	ANSIBLE_HOME=$(ROOT)/.build/lint-home $(BIN)/ansible-lint --offline --profile production
 
-molecule: venv lab-build ## one molecule scenario per role (default driver, against the lab)
+molecule: venv lab-build ## the molecule scenarios of six roles (default driver, against the lab)
 	@echo "== molecule scenarios of the roles (default driver; each starts and stops a lab)"
 	set -e; for scenario in $$(ls extensions/molecule | grep -v '^shared$$'); do \
 	  NO_COLOR=1 $(BIN)/molecule test -s $$scenario 2>&1 | tail -n 3; \
@@ -125,9 +125,10 @@ readme-check: venv lab-build ## the README's commands, run as a newcomer would
 
 GATES := unit floor lab-test integration molecule sanity lint docs-check readme-check
 
-# Every gate in turn, each timed; the times are printed at the end (and a failed gate ends the run).
-test: venv lab-build ## every gate above in turn, timed (what CI runs)
-	@times=$$(mktemp); for gate in $(GATES); do \
+# The setup (venv, lab-build: minutes on a fresh machine, a second when warm), then every gate in
+# turn, each timed; the times are printed at the end (and a failed gate ends the run).
+test: ## the setup, then every gate above in turn, timed (what CI runs)
+	@times=$$(mktemp); for gate in venv lab-build $(GATES); do \
 	  began=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$gate || { echo "== gate $$gate FAILED after $$(( $$(date +%s) - began )) s"; exit 1; }; \
 	  echo "$$gate $$(( $$(date +%s) - began ))" >> $$times; \
