@@ -212,8 +212,11 @@ def converge(reads, check_mode, flavour=DEFAULT_FLAVOUR, force=False, certificat
     """eks_windows_legacy state=present: the legacy gate (only `force` goes past it), every
     object of the install, then the webhook certificate (webhook_cert.converge for the
     flavour's Service). Returns (changed, result). A certificate failure after objects were
-    written raises StepError that reports them."""
+    written raises StepError that reports them. renew_before out of its range is refused before
+    anything is read or written (InputError)."""
     cluster = reads.cluster
+    webhook_cert.check_options(cluster["name"], procedure_name="eks_windows_legacy",
+                               renew_before=renew_before)
     result = {"preflight": gates.enforce(gates.legacy(gate_facts(reads)), "legacy",
                                          cluster["name"], force, reads.clients.warn),
               "flavour": flavour,

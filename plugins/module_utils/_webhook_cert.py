@@ -140,7 +140,7 @@ def serving_since(secret, facts):
     return issued_at
 
 
-def check_options(cluster_name, **values):
+def check_options(cluster_name, procedure_name="vpc_webhook_cert", **values):
     """Refuse option values outside procedure.CERT_OPTION_RANGES (InputError, nothing read or
     written yet)."""
     wrong = []
@@ -149,8 +149,9 @@ def check_options(cluster_name, **values):
         if value is not None and not low <= value <= high:
             wrong.append("%s is %s; give %d to %d %s" % (option, value, low, high, unit))
     if wrong:
-        raise InputError("vpc_webhook_cert on EKS cluster '%s' refuses its options before reading "
-                         "anything: %s." % (cluster_name, "; ".join(wrong)), changed=False)
+        raise InputError("%s on EKS cluster '%s' refuses its options before reading "
+                         "anything: %s." % (procedure_name, cluster_name, "; ".join(wrong)),
+                         changed=False)
 
 
 def read_secret(kube):

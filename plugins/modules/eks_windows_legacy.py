@@ -95,9 +95,9 @@ options:
     description:
       - With O(state=present) and O(certificate=true), renew the webhook certificate when it
         expires within this many days.
-      - From 0 to 364, as for M(eksops.windows.vpc_webhook_cert). The value is checked by the
-        certificate step, after the install's objects were ensured, so another value fails the
-        task there (with C(changed=true) when objects were written).
+      - From 0 to 364, as for M(eksops.windows.vpc_webhook_cert). With O(state=present),
+        another value fails the task before anything is written (whatever O(certificate) and
+        O(force) say).
     type: int
     default: 30
   csr_api:

@@ -51,6 +51,16 @@ def test_check_mode_writes_nothing(lab):
     assert lab.writes(["old-119"]) == before
 
 
+def test_a_renew_before_out_of_range_is_refused_before_any_object_is_written(lab):
+    before = lab.writes(["old-119"])
+    rc, parsed, _raw = install(lab, ["old-119"], "-e", "legacy_install_renew_before_days=400")
+    assert rc != 0
+    result = task_results(parsed, DEPLOY)["old-119"]
+    assert "renew_before is 400; give 0 to 364 days" in result["msg"]
+    assert result["changed"] is False
+    assert lab.writes(["old-119"]) == before
+
+
 def test_refusals_say_why(lab):
     # the module's legacy gate (gates.legacy) is the only gate: the role no longer runs preflight
     rc, parsed, _raw = install(lab, ["fargate-only", "qualifies"])

@@ -6,7 +6,11 @@ from ansible_collections.eksops.windows.plugins.module_utils import (
     _procedure as procedure,
     _reads as reads,
 )
-from ansible_collections.eksops.windows.plugins.module_utils._errors import BlockedError, StepError
+from ansible_collections.eksops.windows.plugins.module_utils._errors import (
+    BlockedError,
+    InputError,
+    StepError,
+)
 from fakes import FakeClients, node
 
 
@@ -150,6 +154,18 @@ def test_certificate_false_leaves_the_certificate_alone():
     assert "webhook_certificate" not in result
     assert server.find("Secret", "vpc-admission-webhook-certs", "kube-system") is None
     assert not [w for w in server.writes if "certificatesigningrequests" in w[1]]
+
+
+@pytest.mark.parametrize("renew_before", [-1, 365])
+def test_renew_before_out_of_range_is_refused_before_any_request(renew_before):
+    for check_mode in (True, False):
+        server = cluster()
+        with pytest.raises(InputError) as refused:
+            install(server, check_mode=check_mode, renew_before=renew_before)
+        assert refused.value.msg.startswith("eks_windows_legacy on EKS cluster ")
+        assert "renew_before is %d; give 0 to 364 days" % renew_before in refused.value.msg
+        assert refused.value.details["changed"] is False
+        assert server.requests == [] and server.writes == []
 
 
 def test_the_eksctl_flavour_issues_for_its_own_service():
