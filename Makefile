@@ -18,12 +18,12 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv lab-build demo test unit floor docs docs-check lab-test integration sanity lint readme-check molecule perf mutation clean lab-stop
+.PHONY: help venv lab-build demo test unit floor docs docs-check lab-test integration integration-1 integration-2 sanity lint readme-check molecule perf mutation clean lab-stop
 
 # `make help` prints every target that has a `## ` comment on its line, in file order.
 help: ## this list
 	@echo "eksops.windows: a newcomer needs two commands, 'make demo' and 'make test'."
-	@awk -F':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 venv: $(VENV)/.stamp $(LINK) ## the virtual environment (Python 3.12, or 3.11) and the collection link
 
@@ -100,6 +100,19 @@ integration: venv lab-build ## real ansible-playbook runs against the lab (the l
 	@echo "== integration tests (ansible-playbook against the lab)"
 	$(BIN)/python -m pytest -q tests/integration
 
+# make test runs the integration tests in two parts, side by side: these files, and all the others
+# (so a new test file lands in the first part). Together they are exactly `make integration`.
+INTEGRATION_2 := $(addprefix tests/integration/,test_inventory.py test_workloads.py \
+  test_concurrency.py test_legacy_remove.py)
+
+integration-1: venv lab-build ## the integration tests but those of integration-2
+	@echo "== integration tests, part 1 (all files but $(notdir $(INTEGRATION_2)))"
+	$(BIN)/python -m pytest -q tests/integration $(addprefix --ignore=,$(INTEGRATION_2))
+
+integration-2: venv lab-build ## the integration tests of four files (inventory, workloads, concurrency, legacy_remove)
+	@echo "== integration tests, part 2 ($(notdir $(INTEGRATION_2)))"
+	$(BIN)/python -m pytest -q $(INTEGRATION_2)
+
 sanity: venv ## ansible-test sanity, offline, no Docker
 	@echo "== ansible-test sanity"
 	bash tests/sanity/run.sh
@@ -115,7 +128,7 @@ lint: venv ## ruff (ruff.toml), then ansible-lint (production profile, offline; 
 
 molecule: venv lab-build ## the molecule scenarios of six roles (default driver, against the lab)
 	@echo "== molecule scenarios of the roles (default driver; each starts and stops a lab)"
-	set -e; for scenario in $$(ls extensions/molecule | grep -v '^shared$$'); do \
+	set -e; for scenario in $$(cd extensions/molecule && dirname */molecule.yml); do \
 	  NO_COLOR=1 $(BIN)/molecule test -s $$scenario 2>&1 | tail -n 3; \
 	  test $${PIPESTATUS[0]} -eq 0; done
 
@@ -123,16 +136,18 @@ readme-check: venv lab-build ## the README's commands, run as a newcomer would
 	@echo "== the README's commands"
 	$(BIN)/python -m pytest -q tests/readme
 
-GATES := unit floor lab-test integration molecule sanity lint docs-check readme-check
+# The test gates, in the order they start, each on the first free slot: the two parts of the
+# integration tests (the longest) first, then the fast lab-free gates (their failures show early),
+# then the others, longest first.
+GATES := integration-1 integration-2 unit lint docs-check molecule sanity lab-test floor readme-check
+JOBS ?= 2
 
-# The setup (venv, lab-build: minutes on a fresh machine, a second when warm), then every gate in
-# turn, each timed; the times are printed at the end (and a failed gate ends the run).
-test: ## the setup, then every gate above in turn, timed (what CI runs)
-	@times=$$(mktemp); for gate in venv lab-build $(GATES); do \
-	  began=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$gate || { echo "== gate $$gate FAILED after $$(( $$(date +%s) - began )) s"; exit 1; }; \
-	  echo "$$gate $$(( $$(date +%s) - began ))" >> $$times; \
-	done; echo "== time per gate (s)"; awk '{printf "   %-13s %5d\n", $$1, $$2; t += $$2} END {printf "   %-13s %5d\n", "total", t}' $$times; rm -f $$times
+# The setup (venv, lab-build: minutes on a fresh machine, a second when warm), then the gates on
+# $(JOBS) parallel slots (tests/gates.py), each gate's output printed whole when it ends, a failed
+# gate ending the run; the time of every gate, the run's wall time and the machine's CPU time are
+# printed at the end. JOBS=1 runs the gates one after the other.
+test: ## the setup, then the gates on two parallel slots (integration in two parts), timed (what CI runs)
+	@$(PYTHON) tests/gates.py --setup "venv lab-build" --jobs $(JOBS) --gates "$(GATES)"
 
 perf: venv lab-build ## benchmarks against the CLI steps and a hand-rolled playbook (figures only)
 	@echo "== benchmarks (figures only)"

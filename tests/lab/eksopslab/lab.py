@@ -48,14 +48,33 @@ def _ephemeral_start():
         return 32768
 
 
+def port_range():
+    """The ports free_port picks from: EKSOPS_LAB_PORTS, else the 12,000 below the ephemeral
+    range."""
+    given = os.environ.get("EKSOPS_LAB_PORTS")
+    if given:
+        try:
+            low, high = (int(v) for v in given.split("-"))
+        except ValueError:
+            low = high = 0
+        if not 1024 <= low < high <= 65535:
+            raise LabError(f"EKSOPS_LAB_PORTS={given!r} is not a range like 20000-25999 "
+                           "(ports 1024 to 65535, the lower first): fix or unset it")
+        return low, high
+    high = min(_ephemeral_start(), 65536) - 1
+    return max(1024, high - 12000), high
+
+
 def free_port():
     """A free 127.0.0.1 port below the kernel's ephemeral range. A port the kernel picked with
     bind(0) lies inside that range, where any client socket (one of the lab's own connections to
     etcd, say) could take it before the server that was given it binds: an API server then
     failed with "address already in use" (seen in a full test run). Below the range only an
-    explicit bind can take it, which the check here sees; a port is never handed out twice."""
-    high = min(_ephemeral_start(), 65536) - 1
-    low = max(1024, high - 12000)
+    explicit bind can take it, which the check here sees; a port is never handed out twice.
+
+    EKSOPS_LAB_PORTS=<low>-<high> narrows the range: `make test` gives the gates it runs side by
+    side ranges that do not overlap, so two labs starting at once never pick the same port."""
+    low, high = port_range()
     for _attempt in range(200):
         port = random.randint(low, high)
         if port in _HANDED_OUT:

@@ -232,3 +232,30 @@ def test_fixtures_refuse_routable_pod_addresses():
     with pytest.raises(ValueError, match="routable"):
         fixtures.create(None, {"kind": "Pod", "metadata": {"name": "p"},
                                "status": {"podIP": "10.0.0.5"}})
+
+
+def test_eksops_lab_ports_narrows_the_ports_a_lab_takes(monkeypatch):
+    from eksopslab import lab as lab_module  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv("EKSOPS_LAB_PORTS", "21000-21019")
+    ports = {lab_module.free_port() for _ in range(10)}
+    assert len(ports) == 10 and all(21000 <= p <= 21019 for p in ports)
+
+
+@pytest.mark.parametrize("value", ["21000", "30000-20000", "80-90", "a-b", "21000-70000"])
+def test_a_bad_eksops_lab_ports_is_refused_with_the_expected_form(monkeypatch, value):
+    from eksopslab import lab as lab_module  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv("EKSOPS_LAB_PORTS", value)
+    with pytest.raises(lab_module.LabError, match="is not a range like 20000-25999"):
+        lab_module.free_port()
+
+
+def test_the_gate_runner_gives_its_slots_ranges_that_do_not_overlap():
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "gates.py")
+    spec = importlib.util.spec_from_file_location("gates", path)
+    gates = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gates)
+    ranges = [tuple(int(v) for v in r.split("-")) for r in gates.port_ranges(3)]
+    assert all(low < high for low, high in ranges)
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(high - low > 3000 for low, high in ranges)

@@ -1,0 +1,202 @@
+"""`make test`'s runner: the setup gates one after the other, then the test gates on a few parallel
+slots, each gate timed; a failed gate ends the run.
+
+    python3 tests/gates.py --setup "venv lab-build" --jobs 2 --gates "integration molecule ..."
+
+Every gate is `make <gate>`, in a process group of its own, its output kept in
+.build/gates/<gate>.log and printed whole when the gate ends, so the outputs of gates that ran
+side by side never interleave. Gates start in the order given, each as soon as a slot is free:
+give the longest first. Each slot hands its gates a range of 127.0.0.1 ports of their own
+(EKSOPS_LAB_PORTS, read by the lab's free_port), so labs started side by side never pick the same
+port. When a gate fails, the gates still running get SIGINT (pytest then runs its teardowns, which
+stop their labs), SIGKILL after a grace period, and the run ends with the failed gate's status.
+
+The report at the end gives every gate's wall time and slot, the run's wall time, and the CPU time
+the whole machine spent during the run (from /proc/stat, so the labs' servers count too).
+Standard library only: it runs before the virtual environment exists.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOGS = os.path.join(ROOT, ".build", "gates")
+GRACE = 60  # seconds a gate gets to tear down after SIGINT
+
+
+def machine_cpu_seconds():
+    """Busy CPU time of the whole machine since boot (user, nice, system, irq, softirq, steal)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields[:3]) + sum(fields[5:8])
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def port_ranges(slots):
+    """One range of ports per slot, below the kernel's ephemeral range (where only an explicit
+    bind takes a port: see eksopslab.lab.free_port), split evenly."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            ephemeral = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    high = min(ephemeral, 65536) - 1
+    low = max(1024, high - 12000)
+    size = (high - low + 1) // slots
+    return [f"{low + i * size}-{low + (i + 1) * size - 1}" for i in range(slots)]
+
+
+def announce(text):
+    print(text, flush=True)
+
+
+class Gate:
+    def __init__(self, name, slot, env):
+        self.name, self.slot = name, slot
+        os.makedirs(LOGS, exist_ok=True)
+        self.log_path = os.path.join(LOGS, f"{name}.log")
+        self.began = time.monotonic()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                ["make", "--no-print-directory", name], cwd=ROOT, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True)
+        self.seconds = None
+
+    def poll(self):
+        code = self.process.poll()
+        if code is not None and self.seconds is None:
+            self.seconds = time.monotonic() - self.began
+        return code
+
+    def output(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def interrupt(self):
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def kill(self):
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def run_setup(names, times):
+    for name in names:
+        began = time.monotonic()
+        code = subprocess.call(["make", "--no-print-directory", name], cwd=ROOT)
+        times.append((name, "setup", time.monotonic() - began, code == 0))
+        if code:
+            announce(f"== gate {name} FAILED after {times[-1][2]:.0f} s")
+            return False
+    return True
+
+
+def run_gates(names, jobs, times):
+    ranges = port_ranges(jobs)
+    waiting, running, failed = list(names), {}, None
+    try:
+        failed = _schedule(waiting, running, jobs, ranges, times)
+    except KeyboardInterrupt:
+        stop_all(running.values())
+        raise
+    return failed
+
+
+def _schedule(waiting, running, jobs, ranges, times):
+    failed = None
+    while (waiting and failed is None) or running:
+        for slot in range(jobs):
+            if failed is None and waiting and slot not in running:
+                name = waiting.pop(0)
+                env = dict(os.environ, EKSOPS_LAB_PORTS=ranges[slot])
+                running[slot] = Gate(name, slot, env)
+                announce(f"== gate {name} started (slot {slot + 1} of {jobs})")
+        time.sleep(0.5)
+        for slot, gate in list(running.items()):
+            code = gate.poll()
+            if code is None:
+                continue
+            del running[slot]
+            passed = code == 0 and failed is None
+            verdict = "passed" if passed else ("FAILED" if failed is None else "stopped")
+            announce(f"---- output of gate {gate.name}\n{gate.output().rstrip()}")
+            announce(f"== gate {gate.name} {verdict} after {gate.seconds:.0f} s")
+            times.append((gate.name, f"slot {slot + 1}", gate.seconds, passed))
+            if code and failed is None:
+                failed = gate.name
+                stop_all(running.values())
+    return failed
+
+
+def stop_all(gates):
+    gates = list(gates)
+    for gate in gates:
+        announce(f"== stopping gate {gate.name} (another gate failed)")
+        gate.interrupt()
+    deadline = time.monotonic() + GRACE
+    while any(g.process.poll() is None for g in gates) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for gate in gates:
+        gate.kill()
+
+
+def report(times, wall, cpu):
+    announce("== time per gate (s)")
+    for name, where, seconds, passed in times:
+        mark = "" if passed else "  (failed or stopped)"
+        announce(f"   {name:<13} {seconds:6.0f}   {where}{mark}")
+    announce(f"   {'sum of gates':<13} {sum(t[2] for t in times):6.0f}")
+    announce(f"   {'wall':<13} {wall:6.0f}")
+    if cpu is not None:
+        announce(f"   {'machine CPU':<13} {cpu:6.0f}   CPU-s of all processes during the run, "
+                 f"{os.cpu_count()} cores")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setup", default="", help="gates run first, one after the other")
+    parser.add_argument("--gates", required=True, help="gates run on the slots, longest first")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel slots (default 2)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be 1 or more")
+    started, cpu_before = time.monotonic(), machine_cpu_seconds()
+    times = []
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    failed = None
+    try:
+        if not run_setup(args.setup.split(), times):
+            failed = "setup"
+        else:
+            failed = run_gates(args.gates.split(), args.jobs, times)
+    finally:
+        cpu_after = machine_cpu_seconds()
+        cpu = None if None in (cpu_before, cpu_after) else cpu_after - cpu_before
+        report(times, time.monotonic() - started, cpu)
+    if failed:
+        announce(f"== make test FAILED: gate {failed}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
