@@ -21,7 +21,8 @@ those presigned for moto's own address (AWS_ENDPOINT_URL).
 Kinds of fault (``FAULTS``): ``throttle`` (400 ThrottlingException, or the service's own throttling
 code: Throttling for IAM/STS, RequestLimitExceeded for EC2), ``server`` (500 ServerException for
 EKS, InternalFailure/InternalError elsewhere), ``unavailable`` (503 ServiceUnavailableException /
-ServiceUnavailable / Unavailable) and ``reset`` (the TCP connection is reset before any answer).
+ServiceUnavailable / Unavailable), ``reset`` (the TCP connection is reset before any answer) and
+``slow`` (forwarded, and answered ``seconds=`` late: a run held inside a call for that long).
 ``code=`` overrides the error code of the first three.
 
 An action is named as AWS names it: the ``X-Amz-Target`` operation (json services), the ``Action=``
@@ -44,11 +45,12 @@ import socket
 import struct
 import sys
 import threading
+import time
 import urllib.parse
 
 import botocore.session
 
-FAULTS = ("throttle", "server", "unavailable", "reset")
+FAULTS = ("throttle", "server", "unavailable", "reset", "slow")
 CONTROL = "/__faults__"
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
@@ -139,17 +141,20 @@ class FaultProxy:
         self.stop()
 
     # --- rules and records ----------------------------------------------------------------------
-    def fail(self, action, kind, times=None, region=None, service=None, code=None):
+    def fail(self, action, kind, times=None, region=None, service=None, code=None, seconds=None):
         """Answer the next ``times`` calls of ``action`` (all of them when None) with ``kind``
-        (one of FAULTS), only in ``region`` / for ``service`` when given. Rules are tried in
-        the order they were added; a rule whose count is spent no longer applies."""
+        (one of FAULTS), only in ``region`` / for ``service`` when given; ``seconds`` is the
+        delay of a ``slow`` answer. Rules are tried in the order they were added; a rule whose
+        count is spent no longer applies."""
         if kind not in FAULTS:
             raise ValueError("fault kind %r is not one of %s" % (kind, ", ".join(FAULTS)))
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for every call")
+        if (kind == "slow") != (seconds is not None) or (seconds is not None and not 0 < seconds <= 60):
+            raise ValueError("seconds (above 0, at most 60) goes with the kind slow, and only with it")
         with self._lock:
             self._rules.append({"action": action, "kind": kind, "left": times, "region": region,
-                                "service": service, "code": code})
+                                "service": service, "code": code, "seconds": seconds})
 
     def clear(self):
         """Forget every rule (the calls seen are kept)."""
@@ -267,7 +272,9 @@ def _handler(proxy):
                 self.close_connection = True
                 self.connection.close()
                 return None
-            if rule is not None:
+            if rule is not None and rule["kind"] == "slow":
+                time.sleep(rule["seconds"])
+            elif rule is not None:
                 status, content_type, headers, answer = proxy._answer(rule, call["service"])
                 call.update(status=status, fault=rule["kind"])
                 proxy._record(call)
@@ -278,7 +285,7 @@ def _handler(proxy):
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 answer = response.read()
-                call.update(status=response.status, fault=None)
+                call.update(status=response.status, fault=rule["kind"] if rule else None)
                 proxy._record(call)
                 self.send_response(response.status, response.reason)
                 for name, value in response.getheaders():

@@ -115,3 +115,24 @@ def test_the_http_control_api(proxy):
     assert excinfo.value.code == 400
     with pytest.raises(ValueError, match="not one of throttle, server, unavailable, reset"):
         proxy.fail("ListClusters", "explode")
+
+
+def test_a_slow_call_is_forwarded_late_and_the_others_at_once(proxy):
+    import time  # pylint: disable=import-outside-toplevel
+    iam = client(proxy, "iam", "us-east-1")
+    iam.create_role(RoleName="slow", AssumeRolePolicyDocument="{}")
+    proxy.fail("ListAttachedRolePolicies", "slow", seconds=1.5, times=1)
+    began = time.monotonic()
+    assert iam.list_attached_role_policies(RoleName="slow")["AttachedPolicies"] == []
+    assert time.monotonic() - began >= 1.5
+    began = time.monotonic()
+    iam.list_attached_role_policies(RoleName="slow")
+    assert time.monotonic() - began < 1.0  # the rule was spent
+    seen = proxy.calls("ListAttachedRolePolicies")
+    assert [(c["status"], c["fault"]) for c in seen] == [(200, "slow"), (200, None)]
+
+
+@pytest.mark.parametrize("kind, seconds", [("slow", None), ("throttle", 2), ("slow", 0), ("slow", 61)])
+def test_seconds_go_with_slow_only(proxy, kind, seconds):
+    with pytest.raises(ValueError, match="seconds"):
+        proxy.fail("ListClusters", kind, seconds=seconds)
