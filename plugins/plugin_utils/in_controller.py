@@ -74,11 +74,24 @@ def import_module(name):
     if not HAS_PROFILES or not HAS_AWS_SDK:
         return None
     try:
-        return importlib.import_module("ansible_collections.eksops.windows.plugins.modules.%s" % name)
+        module = importlib.import_module("ansible_collections.eksops.windows.plugins.modules.%s" % name)
+        _warm_once()
+        return module
     except Exception:  # pylint: disable=broad-except
         display.vvvv("%s: could not import module %s in the controller: %s"
                      % (COLLECTION, name, traceback.format_exc()))
         return None
+
+
+_WARMED = []
+
+
+def _warm_once():
+    """The AWS service models loaded once in the controller's process, before the workers are
+    forked: each host's module then makes its clients from them (_eks_access.warm_aws_models)."""
+    if not _WARMED:
+        from ansible_collections.eksops.windows.plugins.module_utils import _eks_access  # pylint: disable=import-outside-toplevel
+        _WARMED.append(_eks_access.warm_aws_models())
 
 
 def _same_python(interpreter, controller_python):
