@@ -80,17 +80,12 @@ class Gate:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
 
-    def interrupt(self):
+    def send(self, signum):
+        """Send `signum` to the gate's process group (make, and all it started but the labs'
+        servers, which run in sessions of their own and are stopped by their tests' teardowns)."""
         if self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-
-    def kill(self):
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(self.process.pid, signum)
             except ProcessLookupError:
                 pass
 
@@ -147,12 +142,12 @@ def stop_all(gates):
     gates = list(gates)
     for gate in gates:
         announce(f"== stopping gate {gate.name} (another gate failed)")
-        gate.interrupt()
+        gate.send(signal.SIGINT)
     deadline = time.monotonic() + GRACE
     while any(g.process.poll() is None for g in gates) and time.monotonic() < deadline:
         time.sleep(0.5)
     for gate in gates:
-        gate.kill()
+        gate.send(signal.SIGKILL)
 
 
 def report(times, wall, cpu):
