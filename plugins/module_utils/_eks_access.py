@@ -99,6 +99,7 @@ def warm_aws_models():
         return False
     return True
 
+
 # Options every module of the collection takes to reach a cluster (see doc fragment `cluster`).
 CLUSTER_ARGUMENT_SPEC = dict(
     cluster_name=dict(type="str", required=True, aliases=["name"]),

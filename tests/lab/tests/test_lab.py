@@ -237,7 +237,7 @@ def test_fixtures_refuse_routable_pod_addresses():
 def test_eksops_lab_ports_narrows_the_ports_a_lab_takes(monkeypatch):
     from eksopslab import lab as lab_module  # pylint: disable=import-outside-toplevel
     monkeypatch.setenv("EKSOPS_LAB_PORTS", "21000-21019")
-    ports = {lab_module.free_port() for _ in range(10)}
+    ports = {lab_module.free_port() for _attempt in range(10)}
     assert len(ports) == 10 and all(21000 <= p <= 21019 for p in ports)
 
 

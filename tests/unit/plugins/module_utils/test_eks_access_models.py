@@ -26,7 +26,7 @@ def loader_of(session):
 
 
 def test_sessions_share_one_loader_whose_search_paths_do_not_grow():
-    first, second, third = (eks_access.aws_session() for _ in range(3))
+    first, second, third = (eks_access.aws_session() for _session in range(3))
     assert loader_of(first) is loader_of(second) is loader_of(third)
     paths = loader_of(third).search_paths
     assert len(paths) == len(set(paths))
