@@ -29,6 +29,7 @@ from ansible_collections.eksops.windows.plugins.module_utils import (
 from ansible_collections.eksops.windows.plugins.module_utils._errors import (
     EksOpsError,
     InputError,
+    LeaseError,
     StepError,
 )
 
@@ -420,7 +421,8 @@ def issue_step(reads, check_mode, service, api_version, signer, ca_pem, secret, 
     certificate's facts, or None in check mode). The key and CSR are made on the controller;
     in check mode nothing is generated or sent. A CSR that is not signed, or a certificate
     that is not usable, leaves the Secret as it was (CsrError); so does any other failure
-    before the Secret is written, and every one of them deletes the CSR."""
+    before the Secret is written, and every one of them deletes the CSR, but a refusal by the
+    cluster's Lease: another run holds it, and a CSR of this name is that run's."""
     clients = reads.clients
     kube = clients.kube
     if check_mode:
@@ -439,6 +441,13 @@ def issue_step(reads, check_mode, service, api_version, signer, ca_pem, secret, 
                                % (csr_name, "; ".join(problems)))
         _changed, action = write_secret_step(kube, check_mode, secret, key_pem, cert_pem, clients.secret,
                                              previous_unusable=previous_unusable)
+    except LeaseError as e:
+        # Another run holds the Lease: every further write of this run would be refused too,
+        # and a CSR of this name is that run's (it replaces one left behind before its own).
+        e.msg = ("%s The Secret %s/%s was left as it was, and this run leaves CSR %s to the run "
+                 "that holds the Lease." % (e.msg, NAMESPACE, SECRET, csr_name))
+        e.args = (e.msg,)
+        raise
     except EksOpsError as e:
         # Whatever failed (the signer, a 403 on the approval, the Secret's write), the CSR may
         # hold a certificate whose key dies with this process: it goes too.

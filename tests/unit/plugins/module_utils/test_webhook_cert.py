@@ -15,10 +15,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ansible_collections.eksops.windows.plugins.module_utils import (
     _certificates as certificates,
     _csr as csr,
+    _lease as lease,
     _reads as reads,
     _webhook_cert as webhook_cert,
 )
-from ansible_collections.eksops.windows.plugins.module_utils._errors import InputError, StepError
+from ansible_collections.eksops.windows.plugins.module_utils._errors import InputError, LeaseError, StepError
 from fakes import FakeApiServer, FakeClients, node, obj
 
 KS = "kube-system"
@@ -588,6 +589,29 @@ def test_a_secret_write_that_fails_deletes_the_csr_whose_key_is_lost():
         converge(clients_for(server), state="present")
     assert "409" in failed.value.msg and "was left as it was" in failed.value.msg
     assert server.find("CertificateSigningRequest", CSR_NAME) is None
+
+
+def test_a_renewal_refused_by_the_lease_leaves_the_other_runs_csr_and_says_so_once():
+    """Another run took the Lease (and created its CSR) after this run began reading: this run's
+    first write, the deletion of a CSR left behind, is refused, and the CSR, which is the other
+    run's, is neither deleted nor named as one for the user to delete."""
+    theirs = obj("CertificateSigningRequest", CSR_NAME, apiVersion="certificates.k8s.io/v1beta1",
+                 spec={"request": "b3RoZXI=", "usages": ["server auth"]})
+    server = SigningApiServer(*webhook_objects(secret(5)))
+    clients = clients_for(server)
+    clock = FakeClock()
+    with pytest.raises(LeaseError) as refused:
+        with lease.held(clients, "webhook certificate (vpc_webhook_cert)", False, clock=clock.time) as guarded:
+            server.put(obj("Lease", "eksops-windows", KS, apiVersion="coordination.k8s.io/v1", spec={
+                "holderIdentity": "other/pid-1/x", "leaseDurationSeconds": 120,
+                "acquireTime": lease._micro_time(clock.now), "renewTime": lease._micro_time(clock.now)}))
+            server.put(theirs)
+            converge(guarded, state="present", clock=clock)
+    msg = refused.value.msg
+    assert msg.count("refused before its first write") == 1 and "Nothing was written" in msg
+    assert "delete it yourself" not in msg and "leaves CSR %s to the run that holds the Lease" % CSR_NAME in msg
+    assert server.find("CertificateSigningRequest", CSR_NAME)["spec"]["request"] == "b3RoZXI="
+    assert [w[0] for w in server.writes] == ["POST"]  # the refused Lease create, nothing else
 
 
 DENIED_FIELDS = {"f:status": {"f:conditions": {'k:{"type":"Denied"}': {".": {}, "f:type": {}}}}}
