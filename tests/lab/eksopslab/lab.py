@@ -282,19 +282,25 @@ class Lab:
                 "--v=1",
             ], env=go_env)
 
-        not_ready = {}
+        # Polled every 0.2 s until all are ready: only the API servers not ready yet, each through
+        # one client kept for the wait. A new client and TLS handshake per server and poll cost
+        # this process 5.7 CPU-s on a 15-cluster start, against 4.4 (median of 3)
+        not_ready = {cluster["name"]: "not polled yet" for cluster in config["clusters"]}
+        pollers = {}
 
         def all_ready():
             for cluster in config["clusters"]:
-                api = kube.admin_client(cluster["endpoint"], cluster["pki"])
+                name = cluster["name"]
+                if name not in not_ready:
+                    continue
+                if name not in pollers:
+                    pollers[name] = kube.admin_client(cluster["endpoint"], cluster["pki"])
                 try:
-                    api.call_api("/readyz", "GET", _return_http_data_only=True,
-                                 _preload_content=False, _request_timeout=2)
-                    not_ready.pop(cluster["name"], None)
+                    pollers[name].call_api("/readyz", "GET", _return_http_data_only=True,
+                                           _preload_content=False, _request_timeout=2)
+                    not_ready.pop(name)
                 except Exception as exc:  # pylint: disable=broad-except
-                    not_ready[cluster["name"]] = str(exc).splitlines()[0]
-                finally:
-                    api.close()
+                    not_ready[name] = str(exc).splitlines()[0]
             if not os.path.exists(self.path("aws.json")):
                 not_ready["daemon"] = "aws.json not written yet"
                 return False
@@ -303,8 +309,12 @@ class Lab:
 
         # the daemon creates every cluster's AWS objects one after another (about 15 requests
         # and 1-2 s each, more on a loaded machine): the wait grows with the clusters
-        self._wait("the API servers and the lab daemon", all_ready, processes, details=not_ready,
-                   timeout=max(90, 30 + 10 * len(config["clusters"])))
+        try:
+            self._wait("the API servers and the lab daemon", all_ready, processes,
+                       details=not_ready, timeout=max(90, 30 + 10 * len(config["clusters"])))
+        finally:
+            for api in pollers.values():
+                api.close()
 
         with open(self.path("aws.json"), encoding="utf-8") as handle:
             aws_state = json.load(handle)
