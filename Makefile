@@ -98,7 +98,7 @@ lab-test: venv lab-build ## tests of the lab itself
 
 integration: venv lab-build ## real ansible-playbook runs against the lab (the longest gate)
 	@echo "== integration tests (ansible-playbook against the lab)"
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q --durations=15 tests/integration
 
 # make test runs the integration tests in two parts, side by side: these files, and all the others
 # (so a new test file lands in the first part). Together they are exactly `make integration`.
@@ -107,11 +107,11 @@ INTEGRATION_2 := $(addprefix tests/integration/,test_inventory.py test_workloads
 
 integration-1: venv lab-build ## the integration tests but those of integration-2
 	@echo "== integration tests, part 1 (all files but $(notdir $(INTEGRATION_2)))"
-	$(BIN)/python -m pytest -q tests/integration $(addprefix --ignore=,$(INTEGRATION_2))
+	$(BIN)/python -m pytest -q --durations=15 tests/integration $(addprefix --ignore=,$(INTEGRATION_2))
 
 integration-2: venv lab-build ## the integration tests of four files (inventory, workloads, concurrency, legacy_remove)
 	@echo "== integration tests, part 2 ($(notdir $(INTEGRATION_2)))"
-	$(BIN)/python -m pytest -q $(INTEGRATION_2)
+	$(BIN)/python -m pytest -q --durations=15 $(INTEGRATION_2)
 
 sanity: venv ## ansible-test sanity, offline, no Docker
 	@echo "== ansible-test sanity"
