@@ -11,8 +11,12 @@ give the longest first. Each slot hands its gates a range of 127.0.0.1 ports of 
 port. When a gate fails, the gates still running get SIGINT (pytest then runs its teardowns, which
 stop their labs), SIGKILL after a grace period, and the run ends with the failed gate's status.
 
-The report at the end gives every gate's wall time and slot, the run's wall time, and the CPU time
-the whole machine spent during the run (from /proc/stat, so the labs' servers count too).
+The report at the end gives every gate's wall time, slot and CPU time, the run's wall time, and the
+CPU time the whole machine spent during the run. A gate's CPU time is what its process tree used,
+as the kernel reports it when the gate's make is reaped (wait4): every process the gate waited
+for, the servers of the labs its tests started in-process included; a lab started by labctl (the
+molecule scenarios', make demo's) outlives labctl and counts only in the machine's time, which
+comes from /proc/stat.
 Standard library only: it runs before the virtual environment exists.
 """
 
@@ -68,13 +72,17 @@ class Gate:
                 ["make", "--no-print-directory", name], cwd=ROOT, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=True)
-        self.seconds = None
+        self.seconds = self.cpu = None
 
     def poll(self):
-        code = self.process.poll()
-        if code is not None and self.seconds is None:
+        """The gate's exit status, or None while it runs. The only place that reaps the gate's
+        make, so the kernel's account of its process tree's CPU time is read (wait4) and kept."""
+        if self.seconds is None:
+            code, self.cpu = reap(self.process, os.WNOHANG)
+            if code is None:
+                return None
             self.seconds = time.monotonic() - self.began
-        return code
+        return self.process.returncode
 
     def output(self):
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
@@ -83,18 +91,29 @@ class Gate:
     def send(self, signum):
         """Send `signum` to the gate's process group (make, and all it started but the labs'
         servers, which run in sessions of their own and are stopped by their tests' teardowns)."""
-        if self.process.poll() is None:
+        if self.poll() is None:
             try:
                 os.killpg(self.process.pid, signum)
             except ProcessLookupError:
                 pass
 
 
+def reap(process, flags=0):
+    """(exit status, CPU-s of the process and all the children it waited for) of a finished
+    `process`, or (None, None) if it runs (flags=os.WNOHANG); sets the Popen's returncode."""
+    pid, status, usage = os.wait4(process.pid, flags)
+    if pid == 0:
+        return None, None
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_utime + usage.ru_stime
+
+
 def run_setup(names, times):
     for name in names:
         began = time.monotonic()
-        code = subprocess.call(["make", "--no-print-directory", name], cwd=ROOT)
-        times.append((name, "setup", time.monotonic() - began, code == 0))
+        code, cpu = reap(subprocess.Popen(  # pylint: disable=consider-using-with
+            ["make", "--no-print-directory", name], cwd=ROOT))
+        times.append((name, "setup", time.monotonic() - began, code == 0, cpu))
         if code:
             announce(f"== gate {name} FAILED after {times[-1][2]:.0f} s")
             return False
@@ -131,7 +150,7 @@ def _schedule(waiting, running, jobs, ranges, times):
             verdict = "passed" if passed else ("FAILED" if failed is None else "stopped")
             announce(f"---- output of gate {gate.name}\n{gate.output().rstrip()}")
             announce(f"== gate {gate.name} {verdict} after {gate.seconds:.0f} s")
-            times.append((gate.name, f"slot {slot + 1}", gate.seconds, passed))
+            times.append((gate.name, f"slot {slot + 1}", gate.seconds, passed, gate.cpu))
             if code and failed is None:
                 failed = gate.name
                 stop_all(running.values())
@@ -144,18 +163,19 @@ def stop_all(gates):
         announce(f"== stopping gate {gate.name} (another gate failed)")
         gate.send(signal.SIGINT)
     deadline = time.monotonic() + GRACE
-    while any(g.process.poll() is None for g in gates) and time.monotonic() < deadline:
+    while any(g.poll() is None for g in gates) and time.monotonic() < deadline:
         time.sleep(0.5)
     for gate in gates:
         gate.send(signal.SIGKILL)
 
 
 def report(times, wall, cpu):
-    announce("== time per gate (s)")
-    for name, where, seconds, passed in times:
+    announce("== time per gate: wall s, CPU-s of its process tree")
+    for name, where, seconds, passed, gate_cpu in times:
         mark = "" if passed else "  (failed or stopped)"
-        announce(f"   {name:<13} {seconds:6.0f}   {where}{mark}")
-    announce(f"   {'sum of gates':<13} {sum(t[2] for t in times):6.0f}")
+        announce(f"   {name:<13} {seconds:6.0f} {gate_cpu or 0:7.0f}   {where}{mark}")
+    announce(f"   {'sum of gates':<13} {sum(t[2] for t in times):6.0f} "
+             f"{sum(t[4] or 0 for t in times):7.0f}")
     announce(f"   {'wall':<13} {wall:6.0f}")
     if cpu is not None:
         announce(f"   {'machine CPU':<13} {cpu:6.0f}   CPU-s of all processes during the run, "

@@ -3,6 +3,7 @@
 import base64
 import datetime
 import os
+import sys
 import time
 import unittest.mock
 
@@ -249,13 +250,40 @@ def test_a_bad_eksops_lab_ports_is_refused_with_the_expected_form(monkeypatch, v
         lab_module.free_port()
 
 
-def test_the_gate_runner_gives_its_slots_ranges_that_do_not_overlap():
+def load_gates():
     import importlib.util  # pylint: disable=import-outside-toplevel
     path = os.path.join(os.path.dirname(__file__), "..", "..", "gates.py")
     spec = importlib.util.spec_from_file_location("gates", path)
     gates = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gates)
+    return gates
+
+
+def test_the_gate_runner_gives_its_slots_ranges_that_do_not_overlap():
+    gates = load_gates()
     ranges = [tuple(int(v) for v in r.split("-")) for r in gates.port_ranges(3)]
     assert all(low < high for low, high in ranges)
     assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))
     assert all(high - low > 3000 for low, high in ranges)
+
+
+def test_the_gate_runner_reports_each_gates_cpu_time_its_children_included(tmp_path, monkeypatch,
+                                                                           capsys):
+    gates = load_gates()
+    # a gate whose CPU is spent in a grandchild (make -> sh -> python): only a wait4 account of
+    # the whole tree sees it; `idle` sleeps and spends next to none
+    burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    (tmp_path / "burn.py").write_text(burn, encoding="utf-8")
+    (tmp_path / "Makefile").write_text(
+        f"burn:\n\t{sys.executable} burn.py\nidle:\n\tsleep 0.3\nbad:\n\texit 3\n",
+        encoding="utf-8")
+    monkeypatch.setattr(gates, "ROOT", str(tmp_path))
+    monkeypatch.setattr(gates, "LOGS", str(tmp_path / "logs"))
+    assert gates.main(["--jobs", "2", "--gates", "burn idle"]) == 0
+    rows = {line.split()[0]: line.split()[1:4] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("   ")}
+    assert float(rows["burn"][1]) >= 0.5 and rows["burn"][2] == "slot"
+    assert rows["idle"][1] == "0"
+    assert gates.main(["--jobs", "1", "--gates", "bad burn"]) == 1
+    out = capsys.readouterr().out
+    assert "== gate bad FAILED" in out and "gate burn started" not in out
