@@ -287,3 +287,26 @@ def test_the_gate_runner_reports_each_gates_cpu_time_its_children_included(tmp_p
     assert gates.main(["--jobs", "1", "--gates", "bad burn"]) == 1
     out = capsys.readouterr().out
     assert "== gate bad FAILED" in out and "gate burn started" not in out
+
+
+def test_cpu_by_kind_counts_a_childs_cpu_under_its_kind_once(tmp_path):
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "perf", "cpu_by_kind.py")
+    spec = importlib.util.spec_from_file_location("cpu_by_kind", path)
+    cpu_by_kind = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cpu_by_kind)
+    # a Python under a name of its own, so its kind (the comm) is no other process's
+    burner = tmp_path / "eksops-burner"
+    burner.symlink_to(sys.executable)
+    burn = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass"
+    code, totals, machine = cpu_by_kind.profile([str(burner), "-c", burn], 0.2)
+    assert code == 0
+    assert 1.3 <= totals["eksops-burner"] <= 2.5
+    assert machine >= totals["eksops-burner"]
+    kind_of = cpu_by_kind.kind_of
+    assert kind_of(["/bin/kube-apiserver", "--etcd-servers=http://x"], "x") == "kube-apiserver"
+    assert kind_of(["python3", "/v/bin/ansible-playbook", "molecule/converge.yml"], "x") == \
+        "ansible-playbook"
+    assert kind_of(["python3", "-m", "eksopslab.daemon", "/tmp/pytest-1"], "x") == \
+        "lab daemon (moto)"
+    assert kind_of(["/usr/bin/python3", "-c", "import pip"], "python3") == "python3"
