@@ -22,6 +22,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gates import machine_cpu_seconds  # noqa: E402  pylint: disable=wrong-import-position
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 # (part of a name, kind): the first that is in the program's name, or for a Python the script's
@@ -71,12 +74,6 @@ def kind_of(argv, comm):
     return comm
 
 
-def machine_cpu():
-    with open("/proc/stat", encoding="ascii") as handle:
-        fields = [int(v) for v in handle.readline().split()[1:]]
-    return (sum(fields[:3]) + sum(fields[5:8])) / TICK
-
-
 def read_processes(seen):
     """Update `seen` {(pid, start time): [kind, CPU-s]} with every process running now."""
     for pid in os.listdir("/proc"):
@@ -104,7 +101,7 @@ def profile(command, interval):
     seen = {}
     read_processes(seen)
     before = {key: cpu for key, (_kind, cpu) in seen.items()}
-    machine_before = machine_cpu()
+    machine_before = machine_cpu_seconds()
     with subprocess.Popen(command) as process:
         while process.poll() is None:
             time.sleep(interval)
@@ -112,7 +109,7 @@ def profile(command, interval):
     totals = {}
     for key, (kind, cpu) in seen.items():
         totals[kind] = totals.get(kind, 0.0) + cpu - before.get(key, 0.0)
-    return process.returncode, totals, machine_cpu() - machine_before
+    return process.returncode, totals, machine_cpu_seconds() - machine_before
 
 
 def main(argv=None):

@@ -250,13 +250,18 @@ def test_a_bad_eksops_lab_ports_is_refused_with_the_expected_form(monkeypatch, v
         lab_module.free_port()
 
 
-def load_gates():
+def load_script(relative, name):
+    """A script of tests/ (not a package) as a module."""
     import importlib.util  # pylint: disable=import-outside-toplevel
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "gates.py")
-    spec = importlib.util.spec_from_file_location("gates", path)
-    gates = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gates)
-    return gates
+    path = os.path.join(os.path.dirname(__file__), "..", "..", relative)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_gates():
+    return load_script("gates.py", "gates")
 
 
 def test_the_gate_runner_gives_its_slots_ranges_that_do_not_overlap():
@@ -290,11 +295,7 @@ def test_the_gate_runner_reports_each_gates_cpu_time_its_children_included(tmp_p
 
 
 def test_cpu_by_kind_counts_a_childs_cpu_under_its_kind_once(tmp_path):
-    import importlib.util  # pylint: disable=import-outside-toplevel
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "perf", "cpu_by_kind.py")
-    spec = importlib.util.spec_from_file_location("cpu_by_kind", path)
-    cpu_by_kind = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cpu_by_kind)
+    cpu_by_kind = load_script(os.path.join("perf", "cpu_by_kind.py"), "cpu_by_kind")
     # a Python under a name of its own, so its kind (the comm) is no other process's
     burner = tmp_path / "eksops-burner"
     burner.symlink_to(sys.executable)
