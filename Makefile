@@ -136,17 +136,20 @@ readme-check: venv lab-build ## the README's commands, run as a newcomer would
 	@echo "== the README's commands"
 	$(BIN)/python -m pytest -q tests/readme
 
-# The test gates, in the order they start, each on the first free slot: the two parts of the
-# integration tests (the longest) first, then the fast lab-free gates (their failures show early),
-# then the others, longest first.
+# The test gates, in the order they start, each on the first free slot whose setup is done: the
+# two parts of the integration tests (the longest) first, then the fast lab-free gates (their
+# failures show early; on a fresh machine they run during the lab's build), then the others,
+# longest first.
 GATES := integration-1 integration-2 unit lint docs-check molecule sanity lab-test floor readme-check
 JOBS ?= 2
 
-# The setup (venv, lab-build: minutes on a fresh machine, a second when warm), then the gates on
-# $(JOBS) parallel slots (tests/gates.py), each gate's output printed whole when it ends, a failed
-# gate ending the run; the time of every gate, the run's wall time and the machine's CPU time are
-# printed at the end. JOBS=1 runs the gates one after the other.
-test: ## the setup, then the gates on two parallel slots (integration in two parts), timed (what CI runs)
+# The setup (venv, lab-build: minutes on a fresh machine, a second when warm) and the gates on
+# $(JOBS) parallel slots (tests/gates.py): a gate starts once the setup targets among its own
+# prerequisites above have passed (unit, lint, docs-check and sanity need only the venv, so they
+# run while the lab is built). Each gate's output is printed whole when it ends, a failed gate
+# ends the run; the time of every gate, the run's wall time and the machine's CPU time are
+# printed at the end. JOBS=1 runs them one after the other.
+test: ## the setup and the gates on two parallel slots (integration in two parts), timed (what CI runs)
 	@$(PYTHON) tests/gates.py --setup "venv lab-build" --jobs $(JOBS) --gates "$(GATES)"
 
 perf: venv lab-build ## benchmarks against the CLI steps and a hand-rolled playbook (figures only)

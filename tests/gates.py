@@ -1,12 +1,15 @@
-"""`make test`'s runner: the setup gates one after the other, then the test gates on a few parallel
-slots, each gate timed; a failed gate ends the run.
+"""`make test`'s runner: the setup gates and then the test gates on a few parallel slots, each gate
+timed; a failed gate ends the run.
 
     python3 tests/gates.py --setup "venv lab-build" --jobs 2 --gates "integration molecule ..."
 
 Every gate is `make <gate>`, in a process group of its own, its output kept in
 .build/gates/<gate>.log and printed whole when the gate ends, so the outputs of gates that ran
-side by side never interleave. Gates start in the order given, each as soon as a slot is free:
-give the longest first. Each slot hands its gates a range of 127.0.0.1 ports of their own
+side by side never interleave. The setup gates start first; a test gate starts as soon as a slot
+is free and the setup gates it needs have passed: those among the prerequisites of its rule in the
+Makefile (`unit: venv` waits for the venv only, so it runs while the lab is built), or all of them
+if the Makefile has no rule of that name. Gates start in the order given otherwise: give the
+longest first. Each slot hands its gates a range of 127.0.0.1 ports of their own
 (EKSOPS_LAB_PORTS, read by the lab's free_port), so labs started side by side never pick the same
 port. When a gate fails, the gates still running get SIGINT (pytest then runs its teardowns, which
 stop their labs), SIGKILL after a grace period, and the run ends with the failed gate's status.
@@ -22,6 +25,7 @@ Standard library only: it runs before the virtual environment exists.
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,52 +112,76 @@ def reap(process, flags=0):
     return process.returncode, usage.ru_utime + usage.ru_stime
 
 
-def run_setup(names, times):
-    for name in names:
-        began = time.monotonic()
-        code, cpu = reap(subprocess.Popen(  # pylint: disable=consider-using-with
-            ["make", "--no-print-directory", name], cwd=ROOT))
-        times.append((name, "setup", time.monotonic() - began, code == 0, cpu))
-        if code:
-            announce(f"== gate {name} FAILED after {times[-1][2]:.0f} s")
-            return False
-    return True
+def needed_setup(gate, setup, makefile):
+    """The setup gates `gate` waits for: those among its rule's prerequisites in `makefile`'s
+    text, or every one if the Makefile has no rule for it."""
+    rule = re.search(rf"^{re.escape(gate)}[ \t]*:(?![=:])([^#\n]*)", makefile, re.M)
+    if rule is None:
+        return set(setup)
+    return set(setup) & set(rule.group(1).split())
 
 
-def run_gates(names, jobs, times):
-    ranges = port_ranges(jobs)
-    waiting, running, failed = list(names), {}, None
+def read_makefile():
     try:
-        failed = _schedule(waiting, running, jobs, ranges, times)
+        with open(os.path.join(ROOT, "Makefile"), encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def run_gates(setup, names, jobs, times):
+    """Run the setup gates, then the test gates, on `jobs` slots; the name of the first gate that
+    failed, or None."""
+    makefile = read_makefile()
+    needs = {name: needed_setup(name, setup, makefile) for name in names}
+    needs.update({name: set() for name in setup})
+    waiting = [(name, "setup") for name in setup] + [(name, "") for name in names]
+    running, passed = {}, set()
+    try:
+        return _schedule(waiting, running, passed, needs, jobs, port_ranges(jobs), times)
     except KeyboardInterrupt:
         stop_all(running.values())
         raise
-    return failed
 
 
-def _schedule(waiting, running, jobs, ranges, times):
+def _next_ready(waiting, needs, passed):
+    for index, (name, _role) in enumerate(waiting):
+        if needs[name] <= passed:
+            return waiting.pop(index)
+    return None
+
+
+def _schedule(waiting, running, passed, needs, jobs, ranges, times):
     failed = None
     while (waiting and failed is None) or running:
         for slot in range(jobs):
-            if failed is None and waiting and slot not in running:
-                name = waiting.pop(0)
-                env = dict(os.environ, EKSOPS_LAB_PORTS=ranges[slot])
-                running[slot] = Gate(name, slot, env)
-                announce(f"== gate {name} started (slot {slot + 1} of {jobs})")
+            if failed is not None or slot in running:
+                continue
+            ready = _next_ready(waiting, needs, passed)
+            if ready is None:
+                break
+            env = dict(os.environ, EKSOPS_LAB_PORTS=ranges[slot])
+            running[slot] = (Gate(ready[0], slot, env), ready[1])
+            announce(f"== gate {ready[0]} started (slot {slot + 1} of {jobs})")
+        if waiting and not running and failed is None:
+            raise RuntimeError(f"gates waiting for setup that never ran: {waiting}")
         time.sleep(0.5)
-        for slot, gate in list(running.items()):
+        for slot, (gate, role) in list(running.items()):
             code = gate.poll()
             if code is None:
                 continue
             del running[slot]
-            passed = code == 0 and failed is None
-            verdict = "passed" if passed else ("FAILED" if failed is None else "stopped")
+            ok = code == 0 and failed is None
+            verdict = "passed" if ok else ("FAILED" if failed is None else "stopped")
             announce(f"---- output of gate {gate.name}\n{gate.output().rstrip()}")
             announce(f"== gate {gate.name} {verdict} after {gate.seconds:.0f} s")
-            times.append((gate.name, f"slot {slot + 1}", gate.seconds, passed, gate.cpu))
+            where = f"{role + ', ' if role else ''}slot {slot + 1}"
+            times.append((gate.name, where, gate.seconds, ok, gate.cpu))
+            if ok:
+                passed.add(gate.name)
             if code and failed is None:
                 failed = gate.name
-                stop_all(running.values())
+                stop_all(g for g, _role in running.values())
     return failed
 
 
@@ -184,7 +212,8 @@ def report(times, wall, cpu):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setup", default="", help="gates run first, one after the other")
+    parser.add_argument("--setup", default="",
+                        help="gates run first; a test gate waits for those of its prerequisites")
     parser.add_argument("--gates", required=True, help="gates run on the slots, longest first")
     parser.add_argument("--jobs", type=int, default=2, help="parallel slots (default 2)")
     args = parser.parse_args(argv)
@@ -199,10 +228,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     failed = None
     try:
-        if not run_setup(args.setup.split(), times):
-            failed = "setup"
-        else:
-            failed = run_gates(args.gates.split(), args.jobs, times)
+        failed = run_gates(args.setup.split(), args.gates.split(), args.jobs, times)
     finally:
         cpu_after = machine_cpu_seconds()
         cpu = None if None in (cpu_before, cpu_after) else cpu_after - cpu_before

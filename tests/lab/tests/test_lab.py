@@ -294,6 +294,32 @@ def test_the_gate_runner_reports_each_gates_cpu_time_its_children_included(tmp_p
     assert "== gate bad FAILED" in out and "gate burn started" not in out
 
 
+def test_a_gate_waits_only_for_the_setup_gates_among_its_prerequisites(tmp_path, monkeypatch,
+                                                                        capsys):
+    gates = load_gates()
+    (tmp_path / "Makefile").write_text(
+        "quick:\n\ttrue\nslow:\n\tsleep 2\nbroken:\n\tsleep 1; exit 2\n"
+        "free: quick ## needs the quick setup only\n\ttrue\n"
+        "bound: quick slow\n\ttrue\nbound-broken: quick broken\n\ttrue\n",
+        encoding="utf-8")
+    monkeypatch.setattr(gates, "ROOT", str(tmp_path))
+    monkeypatch.setattr(gates, "LOGS", str(tmp_path / "logs"))
+    makefile = (tmp_path / "Makefile").read_text(encoding="utf-8")
+    assert gates.needed_setup("free", ["quick", "slow"], makefile) == {"quick"}
+    assert gates.needed_setup("nowhere", ["quick", "slow"], makefile) == {"quick", "slow"}
+    assert gates.main(["--setup", "quick slow", "--jobs", "2", "--gates", "bound free"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    order = [" ".join(line.split()[2:4]) for line in lines if line.startswith("== gate ")]
+    # `free` runs beside the slow setup; `bound`, first in the list, only after it
+    assert order.index("free started") < order.index("slow passed") < order.index("bound started")
+    assert any(line.split()[:1] == ["slow"] and "setup, slot 2" in line
+               for line in (row.strip() for row in lines))
+    # a failed setup gate: nothing that needs it starts, and the run fails
+    assert gates.main(["--setup", "quick broken", "--jobs", "2", "--gates", "bound-broken"]) == 1
+    out = capsys.readouterr().out
+    assert "== gate broken FAILED" in out and "gate bound-broken started" not in out
+
+
 def test_cpu_by_kind_counts_a_childs_cpu_under_its_kind_once(tmp_path):
     cpu_by_kind = load_script(os.path.join("perf", "cpu_by_kind.py"), "cpu_by_kind")
     # a Python under a name of its own, so its kind (the comm) is no other process's
