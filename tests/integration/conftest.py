@@ -10,7 +10,9 @@ from eksopslab.testing import LabPool, running_lab  # noqa: E402
 PLAYBOOKS = os.path.join(ROOT, "tests", "integration", "playbooks")
 
 
-@pytest.fixture(scope="session")
+# The lab of integration.yml, for the files that use it without a lab of their own: one start per
+# file, stopped when the file ends, so it never idles beside the labs of the files after it
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     with running_lab(str(tmp_path_factory.mktemp("lab")), "integration.yml") as handle:
         yield handle
