@@ -194,11 +194,13 @@ def assert_named(messages, *words):
 
 # --- assessment ---------------------------------------------------------------------------
 def test_assessment_as_the_shipped_identity(lab):
-    for host in ("p-addon", "p-legacy", "p-old"):
-        admin_rc, admin, raw = run(lab, ASSESS, host)
-        assert admin_rc == 0, raw
-        rc, parsed, raw = run(lab, ASSESS, host, user="perm-assessment")
-        assert rc == 0, raw
+    hosts = ("p-addon", "p-legacy", "p-old")
+    admin_rc, admin, raw = run(lab, ASSESS, ",".join(hosts))
+    assert admin_rc == 0, raw
+    rc, parsed, raw = run(lab, ASSESS, ",".join(hosts), user="perm-assessment")
+    assert rc == 0, raw
+    assert sorted(task_results(parsed, "Assess the cluster")) == sorted(hosts)
+    for host in hosts:
         mine = task_results(parsed, "Assess the cluster")[host]
         theirs = task_results(admin, "Assess the cluster")[host]
         assert [f for f in mine["findings"] if f["id"] == INCOMPLETE] == []  # nothing refused
@@ -423,11 +425,13 @@ def test_migrate_as_the_shipped_identities(lab):
 
 # --- the Windows node doctor --------------------------------------------------------------
 def test_doctor_as_the_shipped_identity(lab):
-    for host in ("p-addon", "p-old", "p-doctor"):
-        rc, admin, raw = run(lab, "windows_doctor", host)
-        assert rc == 0, raw
-        rc, parsed, raw = run(lab, "windows_doctor", host, user="perm-doctor")
-        assert rc == 0, raw
+    hosts = ("p-addon", "p-old", "p-doctor")
+    rc, admin, raw = run(lab, "windows_doctor", ",".join(hosts))
+    assert rc == 0, raw
+    rc, parsed, raw = run(lab, "windows_doctor", ",".join(hosts), user="perm-doctor")
+    assert rc == 0, raw
+    assert sorted(task_results(parsed, DOCTOR_TASK)) == sorted(hosts)
+    for host in hosts:
         mine, theirs = task_results(parsed, DOCTOR_TASK)[host], task_results(admin, DOCTOR_TASK)[host]
         assert mine["incomplete"] == [], mine["incomplete"]  # nothing refused
         for key in ("identity", "pods", "ami", "findings", "summary"):
