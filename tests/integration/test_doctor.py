@@ -207,14 +207,14 @@ def test_a_deregistered_image_is_not_described_but_still_runs(lab):
 
 def test_events_by_involved_object(lab):
     events = lab.get("doc-events", "/api/v1/namespaces/shop/events"
-                        "?fieldSelector=involvedObject.name%3Diis")["items"]
+                     "?fieldSelector=involvedObject.name%3Diis")["items"]
     pod = lab.get("doc-events", "/api/v1/namespaces/shop/pods/iis")
     assert [(e["reason"], e["type"], e["source"]["component"], e["reportingComponent"])
             for e in events] == [("ResourceAllocationFailed", "Warning", "vpc-resource-controller",
                                   "vpc-resource-controller")]
     assert events[0]["involvedObject"]["uid"] == pod["metadata"]["uid"]
     scheduling = lab.get("doc-slots-full", "/api/v1/namespaces/default/events"
-                            "?fieldSelector=involvedObject.name%3Diis-4")["items"]
+                         "?fieldSelector=involvedObject.name%3Diis-4")["items"]
     assert scheduling[0]["reason"] == "FailedScheduling"
     assert "1 Insufficient vpc.amazonaws.com/PrivateIPv4Address" in scheduling[0]["message"]
 
@@ -242,7 +242,7 @@ def test_windows_pods_and_capacity(lab):
     assert affinity["status"]["phase"] == "Pending" and "nodeName" not in affinity["spec"]
     assert "nodeSelector" not in affinity["spec"] and not affinity["spec"]["containers"][0].get("resources")
     assert lab.get("doc-legacy-controller", "/apis/apps/v1/namespaces/kube-system/deployments/"
-                      "vpc-resource-controller")["metadata"]["name"] == "vpc-resource-controller"
+                   "vpc-resource-controller")["metadata"]["name"] == "vpc-resource-controller"
 
 
 # --- the doctor ---------------------------------------------------------------------------

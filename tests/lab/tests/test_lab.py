@@ -295,7 +295,7 @@ def test_the_gate_runner_reports_each_gates_cpu_time_its_children_included(tmp_p
 
 
 def test_a_gate_waits_only_for_the_setup_gates_among_its_prerequisites(tmp_path, monkeypatch,
-                                                                        capsys):
+                                                                       capsys):
     gates = load_gates()
     (tmp_path / "Makefile").write_text(
         "quick:\n\ttrue\nslow:\n\tsleep 2\nbroken:\n\tsleep 1; exit 2\n"
