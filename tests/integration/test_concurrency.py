@@ -115,7 +115,14 @@ def test_two_renewals_at_once_one_writes_the_other_is_refused_and_the_secret_mat
         assert len(refused) <= 1, [r["msg"] for r in refused]  # the old code: both fail, key mismatch
         for result in refused:
             assert REFUSED in result["msg"], result["msg"]
-        assert all(r.get("failed") or (rc == 0 and r["changed"]) for (rc, _p, _r), r in zip(runs, results)), results
+        for (rc, _p, _r), result in zip(runs, results):
+            if result.get("failed"):
+                continue
+            assert rc == 0, results
+            # two runs that did not overlap: in the first round (renew_before=30) the later one
+            # finds the certificate the earlier one issued, fresh, and has nothing to do
+            assert result["changed"] or (round_ == 0 and result["certificate"]["days_left"] >= 364), results
+        assert any(r.get("changed") for r in results), results
         assert matching_certificate(lab, "renew-twice") != before
         names = [c["metadata"]["name"] for c in lab.get("renew-twice", CSRS)["items"]]
         assert "vpc-admission-webhook.kube-system" not in names  # no CSR of ours left behind
