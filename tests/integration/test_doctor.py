@@ -16,6 +16,7 @@ import botocore.exceptions
 import pytest
 import yaml
 
+from eksopslab.aws import ACCOUNT
 from eksopslab.testing import SCENARIOS, running_lab, task_results
 
 PLAYBOOK = "eksops.windows.windows_doctor"
@@ -39,7 +40,6 @@ IDENTITY = {
 CLUSTERS = ["doc-ok", "doc-ami"] + sorted(POD_CAUSE) + sorted(IDENTITY)
 AWS_AUTH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
 REGION = "us-west-2"
-ACCOUNT = "123456789012"
 SSM_2022 = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.29/image_id"
 
 
