@@ -135,38 +135,35 @@ def run_gates(setup, names, jobs, times):
     makefile = read_makefile()
     needs = {name: needed_setup(name, setup, makefile) for name in names}
     needs.update({name: set() for name in setup})
-    waiting = [(name, "setup") for name in setup] + [(name, "") for name in names]
-    running, passed = {}, set()
+    running = {}
     try:
-        return _schedule(waiting, running, passed, needs, jobs, port_ranges(jobs), times)
+        return _schedule(list(setup) + list(names), running, set(setup), needs, jobs,
+                         port_ranges(jobs), times)
     except KeyboardInterrupt:
         stop_all(running.values())
         raise
 
 
 def _next_ready(waiting, needs, passed):
-    for index, (name, _role) in enumerate(waiting):
+    for index, name in enumerate(waiting):
         if needs[name] <= passed:
             return waiting.pop(index)
     return None
 
 
-def _schedule(waiting, running, passed, needs, jobs, ranges, times):
-    failed = None
+def _schedule(waiting, running, setup, needs, jobs, ranges, times):
+    failed, passed = None, set()
     while (waiting and failed is None) or running:
         for slot in range(jobs):
             if failed is not None or slot in running:
                 continue
-            ready = _next_ready(waiting, needs, passed)
-            if ready is None:
+            name = _next_ready(waiting, needs, passed)
+            if name is None:
                 break
-            env = dict(os.environ, EKSOPS_LAB_PORTS=ranges[slot])
-            running[slot] = (Gate(ready[0], slot, env), ready[1])
-            announce(f"== gate {ready[0]} started (slot {slot + 1} of {jobs})")
-        if waiting and not running and failed is None:
-            raise RuntimeError(f"gates waiting for setup that never ran: {waiting}")
+            running[slot] = Gate(name, slot, dict(os.environ, EKSOPS_LAB_PORTS=ranges[slot]))
+            announce(f"== gate {name} started (slot {slot + 1} of {jobs})")
         time.sleep(0.5)
-        for slot, (gate, role) in list(running.items()):
+        for slot, gate in list(running.items()):
             code = gate.poll()
             if code is None:
                 continue
@@ -175,13 +172,13 @@ def _schedule(waiting, running, passed, needs, jobs, ranges, times):
             verdict = "passed" if ok else ("FAILED" if failed is None else "stopped")
             announce(f"---- output of gate {gate.name}\n{gate.output().rstrip()}")
             announce(f"== gate {gate.name} {verdict} after {gate.seconds:.0f} s")
-            where = f"{role + ', ' if role else ''}slot {slot + 1}"
+            where = ("setup, " if gate.name in setup else "") + f"slot {slot + 1}"
             times.append((gate.name, where, gate.seconds, ok, gate.cpu))
             if ok:
                 passed.add(gate.name)
             if code and failed is None:
                 failed = gate.name
-                stop_all(g for g, _role in running.values())
+                stop_all(running.values())
     return failed
 
 
