@@ -39,7 +39,7 @@ $(LINK):
 	mkdir -p $(dir $(LINK))
 	ln -sfn $(ROOT) $(LINK)
 
-lab-build: ## the lab's binaries: etcd from Debian, kube-apiserver/controller-manager built once (~7 min cold)
+lab-build: ## the lab's binaries: etcd from Debian, kube-apiserver/controller-manager built once (~3 min cold)
 	@echo "== lab binaries (etcd from Debian; kube-apiserver/kube-controller-manager built once, cached)"
 	bash tests/lab/install-system-deps.sh
 	bash tests/lab/build-kubernetes.sh
