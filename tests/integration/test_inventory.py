@@ -564,7 +564,8 @@ def test_a_region_failing_for_good_fails_the_playbook_and_reaches_no_cluster(lab
 
 
 def test_not_strict_a_failed_region_is_skipped_named_and_the_others_run(lab, env, tmp_path, faults):
-    faults.fail("ListClusters", "server", region="eu-west-1")
+    # an error no one retries: the region fails at once (the strict test above waits out the retries)
+    faults.fail("ListClusters", "refused", region="eu-west-1")
     config = write_yaml(tmp_path / "partial.eks_clusters.yml",
                         {"plugin": PLUGIN, "regions": REGIONS, "strict_regions": False})
     rc, parsed, raw = lab.run_playbook(os.path.join(ROOT, "playbooks", "cluster_info.yml"), inventory=config,
@@ -576,6 +577,8 @@ def test_not_strict_a_failed_region_is_skipped_named_and_the_others_run(lab, env
     flat = " ".join(raw.split())
     assert ("eks_clusters: skipped region eu-west-1 for the access key given by access_key or "
             "AWS_ACCESS_KEY_ID (strict_regions is false): eks:ListClusters failed in eu-west-1") in flat, raw
+    assert "ClientException" in flat, raw
+    assert answers(faults.calls("ListClusters", "eu-west-1")) == [(400, "refused")]
     assert ("eks_clusters: this inventory lacks the clusters of: eu-west-1 for the access key given by "
             "access_key or AWS_ACCESS_KEY_ID (strict_regions is false)") in flat, raw
 

@@ -21,9 +21,10 @@ those presigned for moto's own address (AWS_ENDPOINT_URL).
 Kinds of fault (``FAULTS``): ``throttle`` (400 ThrottlingException, or the service's own throttling
 code: Throttling for IAM/STS, RequestLimitExceeded for EC2), ``server`` (500 ServerException for
 EKS, InternalFailure/InternalError elsewhere), ``unavailable`` (503 ServiceUnavailableException /
-ServiceUnavailable / Unavailable), ``reset`` (the TCP connection is reset before any answer) and
-``slow`` (forwarded, and answered ``seconds=`` late: a run held inside a call for that long).
-``code=`` overrides the error code of the first three.
+ServiceUnavailable / Unavailable), ``refused`` (400 ClientException for EKS, ValidationError /
+InvalidParameterValue / ValidationException elsewhere: an error no one retries), ``reset`` (the TCP
+connection is reset before any answer) and ``slow`` (forwarded, and answered ``seconds=`` late: a run
+held inside a call for that long). ``code=`` overrides the error code of the first four.
 
 An action is named as AWS names it: the ``X-Amz-Target`` operation (json services), the ``Action=``
 parameter (query services: IAM, STS, EC2) or, for REST services such as EKS, the operation of
@@ -50,7 +51,7 @@ import urllib.parse
 
 import botocore.session
 
-FAULTS = ("throttle", "server", "unavailable", "reset", "slow")
+FAULTS = ("throttle", "server", "unavailable", "refused", "reset", "slow")
 CONTROL = "/__faults__"
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
@@ -67,6 +68,10 @@ _ANSWERS = {
     ("unavailable", "query"): (503, "ServiceUnavailable"),
     ("unavailable", "ec2"): (503, "Unavailable"),
     ("unavailable", "*"): (503, "ServiceUnavailableException"),
+    ("refused", "rest-json"): (400, "ClientException"),
+    ("refused", "query"): (400, "ValidationError"),
+    ("refused", "ec2"): (400, "InvalidParameterValue"),
+    ("refused", "*"): (400, "ValidationException"),
 }
 
 

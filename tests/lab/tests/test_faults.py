@@ -95,6 +95,20 @@ def test_unavailable_reset_and_other_protocols(proxy):
     assert client(proxy, "sts", "us-east-1").get_caller_identity()["Account"]
 
 
+def test_refused_is_a_client_error_in_every_protocol(proxy):
+    for service, region, call, code in [
+            ("eks", "us-west-2", lambda c: c.list_clusters(), "ClientException"),
+            ("iam", "us-east-1", lambda c: c.list_users(), "ValidationError"),
+            ("ec2", "us-west-2", lambda c: c.describe_instances(), "InvalidParameterValue")]:
+        action = {"eks": "ListClusters", "iam": "ListUsers", "ec2": "DescribeInstances"}[service]
+        proxy.fail(action, "refused", times=1)
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            call(client(proxy, service, region))
+        assert code_of(excinfo) == (code, 400), service
+        call(client(proxy, service, region))  # spent: forwarded
+        assert [(c["status"], c["fault"]) for c in proxy.calls(action)] == [(400, "refused"), (200, None)]
+
+
 def test_the_http_control_api(proxy):
     def control(method, path, data=None):
         request = urllib.request.Request(proxy.url + "/__faults__" + path, method=method,
@@ -113,7 +127,7 @@ def test_the_http_control_api(proxy):
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         control("POST", "/rules", {"action": "ListClusters", "kind": "explode"})
     assert excinfo.value.code == 400
-    with pytest.raises(ValueError, match="not one of throttle, server, unavailable, reset"):
+    with pytest.raises(ValueError, match="not one of throttle, server, unavailable, refused, reset, slow"):
         proxy.fail("ListClusters", "explode")
 
 
