@@ -25,13 +25,19 @@ help: ## this list
 	@echo "eksops.windows: a newcomer needs two commands, 'make demo' and 'make test'."
 	@awk -F':.*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# uv (from PyPI, into the venv by its pip) installs the requirements: the same versions as pip
+# resolves, downloaded in parallel and not compiled ahead (each module is compiled when first
+# imported). A cold venv: 30 s and 14 CPU-s, against 76-102 s and 72 CPU-s with pip.
+PIP_UV = $(BIN)/python -m pip install -q --disable-pip-version-check 'uv>=0.5' 2>&1 | { grep -v "^WARNING: Location" || true; }
+UV = $(BIN)/python -m uv pip install -q
+
 venv: $(VENV)/.stamp $(LINK) ## the virtual environment (Python 3.12, or 3.11) and the collection link
 
 $(VENV)/.stamp: requirements/dev.txt
 	@echo "== virtual environment ($(PYTHON))"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP_UV)
+	$(UV) --python $(BIN)/python -r requirements/dev.txt
 	$(BIN)/python -c "import ansible, boto3, kubernetes, moto, cryptography" 
 	touch $@
 
@@ -61,7 +67,7 @@ $(FLOOR)/.stamp: requirements/floor.txt $(VENV)/.stamp
 	@echo "== the ansible-core floor environment ($(FLOOR))"
 	rm -rf $(FLOOR)
 	$(BIN)/python -m venv $(FLOOR)
-	$(FLOOR)/bin/python -m pip install -q --disable-pip-version-check -r requirements/floor.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(UV) --python $(FLOOR)/bin/python -r requirements/floor.txt
 	echo "$(FLOOR_SITE)" > $$($(FLOOR)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/eksops-main-venv.pth
 	touch $@
 
