@@ -2,7 +2,7 @@
 
 import pytest
 
-from eksopslab.testing import running_lab, task_results
+from eksopslab.testing import host_inventory, running_lab, task_results
 
 TASK = "Enable control-plane Windows support"
 
@@ -202,17 +202,30 @@ def test_a_stopped_api_server_is_explained_by_every_procedure(lab):
         assert "Connection refused" in msg, (procedure, msg)
 
 
-@pytest.mark.parametrize("extra, env, says", [
-    (("-e", "test_cluster_name="), {}, "cluster_name is empty. Set eks_cluster_name on the host"),
-    (("-e", "test_kubeconfig=/nonexistent/kubeconfig"), {},
-     "The kubeconfig file /nonexistent/kubeconfig does not exist"),
-    (("-e", "test_host=https://127.0.0.1:1", "-e", "test_ca_cert=/nonexistent/ca.crt"), {},
+BAD_INPUTS = [  # (the play's variables, what the refusal says): one host of cluster twin-a each
+    ({"test_cluster_name": ""}, "cluster_name is empty. Set eks_cluster_name on the host"),
+    ({"test_kubeconfig": "/nonexistent/kubeconfig"}, "The kubeconfig file /nonexistent/kubeconfig does not exist"),
+    ({"test_host": "https://127.0.0.1:1", "test_ca_cert": "/nonexistent/ca.crt"},
      "The CA file /nonexistent/ca.crt (option ca_cert or K8S_AUTH_SSL_CA_CERT) does not exist"),
-    ((), {"EKSOPS_KUBE_READ_TIMEOUT": "0"}, "kube_read_timeout=0.0 is out of range"),
-])
-def test_bad_inputs_are_named_with_what_to_do(lab, playbook, extra, env, says):
+]
+
+
+def test_bad_inputs_are_named_with_what_to_do(lab, playbook, tmp_path):
+    region = lab.cluster("twin-a")["region"]
+    inventory = host_inventory(tmp_path / "bad.yml", {
+        "bad-%d" % n: dict(variables, eks_cluster_name="twin-a", aws_region=region)
+        for n, (variables, _says) in enumerate(BAD_INPUTS)})
+    rc, parsed, raw = lab.run_playbook(playbook("info_with_options.yml"), inventory=inventory)
+    assert rc != 0, raw
+    results = task_results(parsed, "Read the cluster")
+    assert set(results) == {"bad-%d" % n for n in range(len(BAD_INPUTS))}, raw
+    for n, (variables, says) in enumerate(BAD_INPUTS):
+        assert results["bad-%d" % n]["failed"] and says in results["bad-%d" % n]["msg"], (variables, results)
+
+
+def test_an_out_of_range_read_timeout_is_named(lab, playbook):
     rc, parsed, raw = lab.run_playbook(playbook("info_with_options.yml"), "-e", "target=twin-a",
-                                       *extra, env=env)
+                                       env={"EKSOPS_KUBE_READ_TIMEOUT": "0"})
     assert rc != 0, raw
     msg = task_results(parsed, "Read the cluster")["twin-a"]["msg"]
-    assert says in msg, msg
+    assert "kube_read_timeout=0.0 is out of range" in msg, msg

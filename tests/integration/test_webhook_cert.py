@@ -12,7 +12,7 @@ from cryptography.x509.oid import NameOID
 
 from eksopslab import kube
 from eksopslab.interrupt import hold_deletion
-from eksopslab.testing import running_lab, task_results
+from eksopslab.testing import host_inventory, running_lab, task_results
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks",
                         "webhook_cert.yml")
@@ -386,16 +386,25 @@ def test_renew_cert_over_a_mixed_fleet_skips_clusters_without_legacy_support(lab
     assert lab.writes(hosts) == before
 
 
-@pytest.mark.parametrize("variable,value,message", [
+REFUSED = [  # (variable, value, what the refusal says): one host of cluster 'expiring' each
     ("cert_renew_before_days", "-5", "renew_before is -5; give 0 to 364 days"),
     ("cert_renew_before_days", "400", "renew_before is 400; give 0 to 364 days"),
     ("cert_renew_rollout_timeout", "0", "rollout_timeout is 0; give 1 to 3600 seconds"),
-])
-def test_renew_cert_refuses_absurd_values_with_the_accepted_range(lab, variable, value, message):
+]
+
+
+def test_renew_cert_refuses_absurd_values_with_the_accepted_range(lab, tmp_path):
+    region = lab.cluster("expiring")["region"]
+    inventory = host_inventory(tmp_path / "absurd.yml", {
+        "absurd-%d" % n: {"eks_cluster_name": "expiring", "aws_region": region, variable: value}
+        for n, (variable, value, _says) in enumerate(REFUSED)})
     before = lab.writes("expiring")
-    rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", "-l", "expiring",
-                                       "-e", f"{variable}={value}")
+    rc, parsed, raw = lab.run_playbook("eksops.windows.renew_cert", inventory=inventory)
     assert rc != 0, raw
-    msg = task_results(parsed, ROLE_TASK)["expiring"]["msg"]
-    assert message in msg and "EKS cluster 'expiring'" in msg, msg
+    results = task_results(parsed, ROLE_TASK)
+    assert set(results) == {"absurd-%d" % n for n in range(len(REFUSED))}, raw
+    for n, (variable, value, message) in enumerate(REFUSED):
+        msg = results["absurd-%d" % n]["msg"]
+        assert results["absurd-%d" % n]["failed"] and message in msg, (variable, value, msg)
+        assert "EKS cluster 'expiring'" in msg, msg
     assert lab.writes("expiring") == before

@@ -204,6 +204,14 @@ def task_results(parsed, task_name):
     return results
 
 
+def host_inventory(path, hosts):
+    """Write an inventory of `hosts` ({host: vars}) run on the controller as the lab's are, and
+    return its path: several hosts of one cluster, each with other variables, test several
+    inputs in one ansible-playbook run."""
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    return write_yaml(path, {"all": {"hosts": {name: dict(local, **values) for name, values in hosts.items()}}})
+
+
 def write_yaml(path, data):
     with open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(data, handle, sort_keys=False)
