@@ -16,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # moto reads this when IAM is first used: AmazonEKSVPCResourceController and friends must exist.
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+# ...and this when a region's EC2 is first used: its 1,299 default AMIs, which no scenario uses (the
+# lab registers every image a node runs), cost 0.3 CPU-s a region and every DescribeImages a scan.
+os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIALABBOOTSTRAP0000")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bootstrap")
 
