@@ -26,10 +26,12 @@ help: ## this list
 	@awk -F':.*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # uv (from PyPI, into the venv by its pip) installs the requirements: the same versions as pip
-# resolves, downloaded in parallel and not compiled ahead (each module is compiled when first
-# imported). A cold venv: 30 s and 14 CPU-s, against 76-102 s and 72 CPU-s with pip.
+# resolves, downloaded in parallel. --compile-bytecode writes the .pyc files at install, as pip
+# does: with PYTHONDONTWRITEBYTECODE set (as on some CI machines) nothing else would, and every
+# ansible-playbook and module process would compile boto3, botocore and kubernetes again
+# (integration-2 went from about 600 to 883 s in a run without it).
 PIP_UV = $(BIN)/python -m pip install -q --disable-pip-version-check 'uv>=0.5' 2>&1 | { grep -v "^WARNING: Location" || true; }
-UV = $(BIN)/python -m uv pip install -q
+UV = $(BIN)/python -m uv pip install -q --compile-bytecode
 
 venv: $(VENV)/.stamp $(LINK) ## the virtual environment (Python 3.12, or 3.11) and the collection link
 
