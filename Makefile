@@ -27,7 +27,7 @@ help: ## this list
 
 # uv (from PyPI, into the venv by its pip) installs the requirements: the same versions as pip
 # resolves, downloaded in parallel. --compile-bytecode writes the .pyc files at install, as pip
-# does: with PYTHONDONTWRITEBYTECODE set (as on some CI machines) nothing else would, and every
+# does: with PYTHONDONTWRITEBYTECODE set (as on the machine this was measured on) nothing else would, and every
 # ansible-playbook and module process would compile boto3, botocore and kubernetes again
 # (integration-2 went from about 600 to 883 s in a run without it).
 PIP_UV = $(BIN)/python -m pip install -q --disable-pip-version-check 'uv>=0.5' 2>&1 | { grep -v "^WARNING: Location" || true; }

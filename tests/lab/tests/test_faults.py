@@ -96,16 +96,16 @@ def test_unavailable_reset_and_other_protocols(proxy):
 
 
 def test_refused_is_a_client_error_in_every_protocol(proxy):
-    for service, region, call, code in [
-            ("eks", "us-west-2", lambda c: c.list_clusters(), "ClientException"),
-            ("iam", "us-east-1", lambda c: c.list_users(), "ValidationError"),
-            ("ec2", "us-west-2", lambda c: c.describe_instances(), "InvalidParameterValue")]:
-        action = {"eks": "ListClusters", "iam": "ListUsers", "ec2": "DescribeInstances"}[service]
+    for service, region, action, method, code in [
+            ("eks", "us-west-2", "ListClusters", "list_clusters", "ClientException"),
+            ("iam", "us-east-1", "ListUsers", "list_users", "ValidationError"),
+            ("ec2", "us-west-2", "DescribeInstances", "describe_instances", "InvalidParameterValue")]:
+        call = getattr(client(proxy, service, region), method)
         proxy.fail(action, "refused", times=1)
         with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-            call(client(proxy, service, region))
+            call()
         assert code_of(excinfo) == (code, 400), service
-        call(client(proxy, service, region))  # spent: forwarded
+        call()  # spent: forwarded
         assert [(c["status"], c["fault"]) for c in proxy.calls(action)] == [(400, "refused"), (200, None)]
 
 
