@@ -202,6 +202,19 @@ def test_fixtures_look_like_eks(lab):
     lab.get("beta", "/apis/apps/v1/namespaces/kube-system/deployments/coredns")
 
 
+def test_the_api_server_serves_discovery_and_its_own_openapi_unmerged(lab):
+    """build-kubernetes.sh turns off the aggregator's merge of the OpenAPI documents (most of a
+    start's CPU): discovery, what the clients read, is whole, and /openapi/v2 is kube-apiserver's
+    own document, every built-in resource in it."""
+    groups = {g["name"] for g in lab.get("beta", "/apis")["groups"]}
+    assert {"apps", "rbac.authorization.k8s.io", "certificates.k8s.io", "admissionregistration.k8s.io",
+            "coordination.k8s.io", "apiextensions.k8s.io"} <= groups, groups
+    assert "configmaps" in {r["name"] for r in lab.get("beta", "/api/v1")["resources"]}
+    document = lab.get("beta", "/openapi/v2")
+    assert "/api/v1/namespaces/{namespace}/configmaps" in document["paths"]
+    assert "io.k8s.api.apps.v1.DaemonSet" in document["definitions"]
+
+
 def test_stop_leaves_nothing_running(tmp_path):
     lab = Lab(str(tmp_path / "small"))
     lab.start({"clusters": [{"name": "solo", "version": "1.20"}]})
